@@ -1,0 +1,80 @@
+"""Functions the nn_basics checks hand to a student's gradcheck_naive.
+
+This file is copied into the sandbox (the student's code can see it), so it holds no answers:
+each factory builds f(x) -> (cost, grad) from parameters the hidden check chooses.
+"""
+
+import random
+
+import numpy as np
+
+
+def quadratic(scale=1.0, coordinate=None, error=0.0, sign=1.0):
+    """f(x) = sum(x**2). The gradient returned is 2x times ``sign * scale``, with the flat
+    ``coordinate`` (if any) off by a relative ``error``: the knobs of a wrong gradient."""
+
+    def f(x):
+        grad = 2.0 * x * scale * sign
+        if coordinate is not None:
+            grad = grad.copy()
+            grad.flat[coordinate] *= 1.0 + error
+        return np.sum(x ** 2), grad
+
+    return f
+
+
+def cubic(error=0.0):
+    """f(x) = sum(x**3): a central difference with h = 1e-4 is exact to ~1e-8 here, a forward
+    difference is off by about 3*h*x, which the relative error test notices."""
+
+    def f(x):
+        return np.sum(x ** 3), 3.0 * x ** 2 * (1.0 + error)
+
+    return f
+
+
+def cross_terms(matrix, error=0.0):
+    """f(x) = x^T A x for 1-D x (gradient (A + A^T) x): coordinates interact."""
+    A = np.asarray(matrix, dtype=float)
+
+    def f(x):
+        grad = (A + A.T).dot(x)
+        return float(x.dot(A).dot(x)), grad * (1.0 + error)
+
+    return f
+
+
+def random_weighted(error=0.0):
+    """f(x) = w * sum(x**2) with w drawn from Python's random at every call: only a checker
+    that calls random.setstate before every call of f sees one consistent w."""
+
+    def f(x):
+        w = 1.0 + 9.0 * random.random()
+        return w * np.sum(x ** 2), 2.0 * w * x * (1.0 + error)
+
+    return f
+
+
+def exp_sum(error=0.0):
+    """f(x) = sum(exp(x)): large curvature, so a changed h shows as a false failure."""
+
+    def f(x):
+        value = np.exp(x)
+        return np.sum(value), value * (1.0 + error)
+
+    return f
+
+
+def steep_exp(a=100.0, h=1e-4):
+    """f(x) = sum(exp(a*x)) / a, whose gradient is given as the central difference with step h.
+
+    That differs from the true gradient exp(a*x) by a relative h**2 * a**2 / 6 (1.7e-5 for the
+    defaults): a checker using h = 1e-4 and central differences agrees with it exactly, one
+    using another h or a forward difference sees an error above 1e-5."""
+
+    def f(x):
+        value = np.sum(np.exp(a * x)) / a
+        grad = (np.exp(a * (x + h)) - np.exp(a * (x - h))) / (2 * h * a)
+        return value, grad
+
+    return f

@@ -1,0 +1,106 @@
+"""Numeric assertions whose failure messages a student can act on.
+
+Modelled on PrairieLearn's numeric feedback: every failure says what was expected, what came
+back, where and by how much they differ, and (when the check knows it) the likely bug.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from grader.wire import Foreign
+
+
+class CheckFailure(AssertionError):
+    """A check failed because of the submission; its message is the feedback shown."""
+
+
+def show(value: object, limit: int = 400) -> str:
+    """A short, reproducible rendering of a value for feedback."""
+    if isinstance(value, np.ndarray):
+        body = np.array2string(value, precision=8, threshold=24, edgeitems=3, separator=", ",
+                               max_line_width=100)
+        text = f"array({body})" if value.ndim else f"array({body})"
+        if value.ndim:
+            text += f" with shape {value.shape}"
+        if value.dtype.kind not in "f":
+            text += f", dtype {value.dtype}"
+    elif isinstance(value, (float, np.floating)):
+        text = repr(float(value))
+    elif isinstance(value, tuple):
+        text = "(" + ", ".join(show(v, limit) for v in value) + ("," if len(value) == 1 else "") + ")"
+    elif isinstance(value, list):
+        text = "[" + ", ".join(show(v, limit) for v in value) + "]"
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def describe_type(value: object) -> str:
+    if isinstance(value, Foreign):
+        return f"an object of type {value.type_name}"
+    if isinstance(value, np.ndarray):
+        return f"an array of shape {value.shape}"
+    return f"a {type(value).__name__}"
+
+
+def as_numeric(value: object, what: str = "the result") -> np.ndarray:
+    """The value as a float array, or a CheckFailure saying why it is not one."""
+    if isinstance(value, Foreign):
+        raise CheckFailure(f"{what} is {describe_type(value)}, not numbers or a numpy array")
+    if value is None:
+        raise CheckFailure(f"{what} is None: did the function forget to return?")
+    if isinstance(value, (bool, np.bool_)):
+        raise CheckFailure(f"{what} is a bool ({value}), not a number")
+    try:
+        array = np.asarray(value)
+    except Exception:  # noqa: BLE001 - ragged lists and the like
+        raise CheckFailure(f"{what} ({show(value)}) cannot be read as a numeric array") from None
+    if array.dtype.kind not in "biufc":
+        raise CheckFailure(f"{what} ({show(value)}) is not numeric")
+    return array.astype(complex if array.dtype.kind == "c" else float)
+
+
+def assert_close(got: object, expected: object, *, rtol: float = 1e-7, atol: float = 0.0,
+                 hint: str | None = None, what: str = "the result", check_shape: bool = True) -> None:
+    """Fail unless ``got`` matches ``expected`` elementwise within rtol/atol (and in shape)."""
+    expected_array = np.asarray(expected, dtype=float)
+    got_array = as_numeric(got, what)
+    if check_shape and got_array.shape != expected_array.shape:
+        message = (f"{what} has shape {got_array.shape}, expected {expected_array.shape}")
+        if expected_array.ndim == 1 and got_array.shape == (1,) + expected_array.shape:
+            message += ": a 1-D input must give a 1-D result (do not reshape it to a row)"
+        raise CheckFailure(_with_hint(message, hint))
+    if not check_shape:
+        try:
+            got_array = np.broadcast_to(got_array, expected_array.shape)
+        except ValueError:
+            raise CheckFailure(_with_hint(f"{what} has shape {got_array.shape}, expected "
+                                          f"{expected_array.shape}", hint)) from None
+    if np.iscomplexobj(got_array):
+        raise CheckFailure(_with_hint(f"{what} has complex values", hint))
+    bad = ~np.isfinite(got_array) & np.isfinite(expected_array)
+    if bad.any():
+        index = tuple(int(i) for i in np.argwhere(bad)[0])
+        raise CheckFailure(_with_hint(
+            f"{what} has {int(bad.sum())} non-finite value(s) (first at index {index}: "
+            f"{got_array[index] if index else got_array}) where finite values are expected\n"
+            f"expected: {show(expected_array)}\ngot:      {show(got_array)}", hint))
+    close = np.isclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True)
+    if close.all():
+        return
+    error = np.abs(got_array - expected_array)
+    error = np.where(np.isfinite(error), error, np.inf)
+    worst = np.unravel_index(int(np.argmax(np.where(close, -1, error))), error.shape) if error.ndim else ()
+    scale = np.abs(expected_array[worst]) if error.ndim else np.abs(expected_array)
+    relative = float(error[worst] / scale) if scale else float("inf")
+    where = f" at index {tuple(int(i) for i in worst)}" if error.ndim else ""
+    message = (f"{what} differs from the expected values{where}: got {float(got_array[worst]):.10g}, "
+               f"expected {float(expected_array[worst]):.10g} (relative error {relative:.2g}, "
+               f"allowed {rtol:g}); {int((~close).sum())} of {close.size} value(s) differ\n"
+               f"expected: {show(expected_array)}\ngot:      {show(got_array)}")
+    raise CheckFailure(_with_hint(message, hint))
+
+
+def _with_hint(message: str, hint: str | None) -> str:
+    return f"{message}\nhint: {hint}" if hint else message

@@ -1,0 +1,110 @@
+"""The ``submission`` a check talks to: attribute calls become calls in the worker.
+
+``submission.softmax(x)`` sends ``x`` to the worker, runs the student's softmax there with the
+check's seed and its problem's time limit, and returns the result as data (or raises a
+StudentError that carries the student's traceback as text). Every call is remembered, so a
+failing check's feedback can show the input that failed.
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from grader.checks.numeric import CheckFailure, show
+from grader.session import CallResult, Session
+
+
+class StudentError(CheckFailure):
+    """The student's function raised, hung, crashed or was missing; the message says which."""
+
+    def __init__(self, message: str, result: CallResult) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+def explain(result: CallResult, load_problems: list[str] | None = None) -> str:
+    """One readable paragraph for a call that did not return normally."""
+    error = result.error or {}
+    kind, message = error.get("type", "Error"), error.get("message", "")
+    name = result.function
+    if kind == "NotFound":
+        text = f"{name} was not found in the submission"
+        if load_problems:
+            text += "; while loading: " + "; ".join(load_problems[:3])
+        return text
+    if kind in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError"):
+        text = message
+    elif kind == "SystemExit":
+        text = f"{name} called sys.exit(): {message}"
+    else:
+        text = f"{name} raised {kind}: {message}".rstrip(": ")
+        if kind == "AttributeError" and "numpy" in message and any(
+                f"'{alias}'" in message for alias in ("float", "int", "bool", "object", "complex")):
+            text += ("\nhint: np.float, np.int and friends were removed in NumPy 1.24; "
+                     "use float, int or np.float64")
+    if error.get("traceback"):
+        text += "\n" + error["traceback"].rstrip()
+    if result.stdout:
+        text += "\nprinted:\n" + result.stdout[-2000:].rstrip()
+    return text
+
+
+class RemoteFunction:
+    def __init__(self, proxy: "SubmissionProxy", name: str) -> None:
+        self.proxy = proxy
+        self.name = name
+
+    def __call__(self, *args, **kwargs):
+        result = self.proxy.run(self.name, list(args), kwargs)
+        if not result.ok:
+            raise StudentError(explain(result, self.proxy.load_problems_for(self.name)), result)
+        return result.value
+
+
+class SubmissionProxy:
+    def __init__(self, session: Session, *, seed: int, time_limit: Callable[[str], float],
+                 module_of: Callable[[str], str]) -> None:
+        self._session = session
+        self._seed = seed
+        self._time_limit = time_limit
+        self._module_of = module_of
+        self.calls: list[tuple[str, list, dict, CallResult]] = []
+
+    def __getattr__(self, name: str) -> RemoteFunction:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return RemoteFunction(self, name)
+
+    def run(self, name: str, args: list, kwargs: dict | None = None, *, seed: int | None = None,
+            standins: dict[str, Callable] | None = None, return_args: bool = False) -> CallResult:
+        """Call without raising: for checks that judge errors, printed output or stand-ins."""
+        result = self._session.call(name, args, kwargs or {}, seed=self._seed if seed is None else seed,
+                                    time_limit=self._time_limit(name), standins=standins,
+                                    return_args=return_args)
+        self.calls.append((name, args, kwargs or {}, result))
+        return result
+
+    def has(self, name: str) -> bool:
+        """Whether the submission defines ``name`` (after loading)."""
+        self._session.start()
+        return self._session.functions.get(name) is not None
+
+    def load_problems_for(self, name: str) -> list[str]:
+        """Load-time problems in the file a function conventionally lives in."""
+        module = self._module_of(name)
+        problems = []
+        for source in self._session.submission.sources:
+            if source.module_parts[-1] == module:
+                problems += source.problems
+        for outcome in self._session.unit_outcomes.values():
+            if outcome.error and outcome.unit.split("/")[-1].startswith(module + "."):
+                problems.append(f"{outcome.unit}: {outcome.error.get('type')}: "
+                                f"{outcome.error.get('message')}")
+        return problems
+
+    def last_call_text(self) -> str:
+        if not self.calls:
+            return ""
+        name, args, kwargs, _ = self.calls[-1]
+        shown = [show(a, 300) for a in args] + [f"{k}={show(v, 300)}" for k, v in kwargs.items()]
+        return f"{name}({', '.join(shown)})"

@@ -1,0 +1,168 @@
+"""How a worker is confined: the command that starts it, what it can see, and its limits.
+
+Two modes. ``bubblewrap`` (Debian package ``bubblewrap``) gives the worker its own user, PID,
+network and IPC namespaces, a read-only interpreter and a file system holding nothing but the
+interpreter, a private /tmp and a private copy of the submission. ``process`` is the fallback:
+the same worker in its own session with resource limits, but able to read whatever the grader's
+user can read. Both modes apply the same resource limits (the worker sets them on itself before
+it loads any student code).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+from dataclasses import asdict, dataclass
+
+WORKER_FILES = ("worker.py", "wire.py")
+SANDBOX_ROOT = "/sandbox"
+SUBMISSION_DIR = "/submission"
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one worker process (and everything it starts)."""
+
+    memory_mb: int = 1024
+    cpu_seconds: int = 120
+    file_size_mb: int = 64
+    open_files: int = 256
+    processes: int = 64
+
+    def describe_memory(self) -> str:
+        return f"{self.memory_mb // 1024} GiB" if self.memory_mb % 1024 == 0 else f"{self.memory_mb} MiB"
+
+
+class SandboxUnavailable(Exception):
+    """The requested sandbox cannot run on this machine."""
+
+
+@functools.lru_cache(maxsize=1)
+def bubblewrap_problem() -> str | None:
+    """None when bubblewrap works here, else one line saying why not."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    probe = [bwrap, *_bwrap_base_args(), "--", sys.executable, "-I", "-c", "pass"]
+    try:
+        done = subprocess.run(probe, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"bwrap could not start ({exc})"
+    if done.returncode != 0:
+        reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
+        return f"bwrap does not work here: {reason[0]} (user namespaces may be disabled)"
+    return None
+
+
+def choose_mode(requested: str) -> tuple[str, str | None]:
+    """The mode to use and, for an automatic fallback, the warning to show."""
+    if requested == "process":
+        return "process", None
+    problem = bubblewrap_problem()
+    if requested == "bubblewrap":
+        if problem:
+            raise SandboxUnavailable(f"--sandbox bubblewrap: {problem}")
+        return "bubblewrap", None
+    if problem:
+        return "process", (f"warning: {problem}; grading with --sandbox process, which cannot hide "
+                           "the file system or the network from student code")
+    return "bubblewrap", None
+
+
+def _python_dirs() -> list[str]:
+    """The interpreter, its standard library and site-packages: all the worker may read."""
+    paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
+             os.path.dirname(os.path.realpath(sys.executable))}
+    for key in ("stdlib", "platstdlib", "purelib", "platlib"):
+        paths.add(sysconfig.get_paths().get(key, ""))
+    import site
+
+    paths.update(site.getsitepackages())
+    result = set()
+    for path in paths:
+        if path and os.path.isdir(path):
+            result.add(os.path.abspath(path))
+            result.add(os.path.realpath(path))
+    # Keep only outermost directories, so each is bound once.
+    ordered = sorted(result)
+    return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
+
+
+def _bwrap_base_args() -> list[str]:
+    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
+            "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
+            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
+        path = "/" + top
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
+        if os.path.exists(path):
+            args += ["--ro-bind", path, path]
+    for path in _python_dirs():
+        if not path.startswith("/usr/"):
+            args += ["--ro-bind", path, path]
+    return args
+
+
+def worker_environment() -> dict[str, str]:
+    """A clean environment: nothing of the grader's own (tokens, paths) reaches student code."""
+    return {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": "/tmp",
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "PYTHONHASHSEED": "0",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MPLBACKEND": "Agg",
+    }
+
+
+def prepare_workdir(workdir: str, factories: str | None) -> None:
+    """Copy the worker's own two files (and the assignment's sandbox functions) beside the
+    submission copy; nothing else of the grader goes in."""
+    target = os.path.join(workdir, "sandbox")
+    os.makedirs(target, exist_ok=True)
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in WORKER_FILES:
+        shutil.copyfile(os.path.join(here, name), os.path.join(target, name))
+    if factories:
+        shutil.copyfile(factories, os.path.join(target, "sandbox_functions.py"))
+
+
+def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_fd: int,
+                   limits: Limits, has_factories: bool) -> tuple[list[str], str]:
+    """The argv that starts a worker, and the directory to start it in.
+
+    ``workdir`` holds ``sandbox/`` (the worker's files) and ``submission/`` (the private copy);
+    ``code_root`` is the folder inside the copy where the student's modules live.
+    """
+    limits_json = json.dumps(asdict(limits))
+    relative_root = os.path.relpath(code_root, os.path.join(workdir, "submission"))
+    if mode == "bubblewrap":
+        inside_root = os.path.normpath(os.path.join(SUBMISSION_DIR, relative_root))
+        factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
+        argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(),
+                "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
+                "--bind", os.path.join(workdir, "submission"), SUBMISSION_DIR,
+                "--chdir", inside_root, "--clearenv"]
+        for key, value in worker_environment().items():
+            argv += ["--setenv", key, value]
+        argv += ["--", sys.executable, "-I", "-B", f"{SANDBOX_ROOT}/worker.py",
+                 str(read_fd), str(write_fd), factories, inside_root, limits_json]
+        return argv, workdir
+    sandbox_dir = os.path.join(workdir, "sandbox")
+    factories = os.path.join(sandbox_dir, "sandbox_functions.py") if has_factories else "-"
+    argv = [sys.executable, "-I", "-B", os.path.join(sandbox_dir, "worker.py"),
+            str(read_fd), str(write_fd), factories, code_root, limits_json]
+    return argv, code_root

@@ -1,0 +1,384 @@
+"""Find a submission's files and turn them into units of source the worker can run.
+
+A submission is a folder, a single .py or .ipynb file, or a .zip. Nothing here executes student
+code: notebooks are read with nbformat, IPython magics are translated with IPython's own
+transformer, and files are parsed with ``ast`` so a file that does not parse costs only itself.
+Each module becomes a list of units (a notebook cell, or a top-level statement of a .py file) so
+that the worker can run them one by one and a failing one is recorded and skipped.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import io
+import keyword
+import os
+import re
+import shutil
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass, field
+
+SOURCE_SUFFIXES = (".py", ".ipynb")
+JUNK_DIRS = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".git", ".hg", ".svn", ".venv",
+             "venv", "env", "site-packages", "node_modules", ".idea", ".vscode", ".pytest_cache"}
+MAX_FILES = 2000
+MAX_SOURCE_FILES = 100
+MAX_SOURCE_BYTES = 5 * 1024 * 1024
+MAX_TOTAL_BYTES = 200 * 1024 * 1024
+RESERVED_NAMES = set(sys.stdlib_module_names) | {
+    "numpy", "scipy", "matplotlib", "IPython", "nbformat", "import_ipynb", "pytest", "grader",
+    "pandas", "sklearn", "torch", "_grader_wire", "_grader_factories"}
+
+
+class SubmissionError(Exception):
+    """The submission cannot be read at all (a bad request: exit code 2)."""
+
+
+@dataclass
+class Unit:
+    """One piece of student code run as a whole: a notebook cell or a top-level statement."""
+
+    id: str
+    filename: str
+    line: int
+    code: str
+    future: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SourceFile:
+    path: str          # relative to the code root, with forward slashes
+    kind: str          # "py" or "ipynb"
+    units: list[Unit]
+    problems: list[str] = field(default_factory=list)   # load-time messages for the student
+
+    @property
+    def module_parts(self) -> list[str]:
+        stem = self.path[: -len(".ipynb")] if self.kind == "ipynb" else self.path[: -len(".py")]
+        return [identifier(part) for part in stem.split("/")]
+
+
+@dataclass
+class Submission:
+    origin: str              # what the user named
+    top: str                 # the folder on disk whose files are copied into the sandbox
+    code_root_relative: str  # where the modules are, relative to top ("." or "assignment1")
+    copy_files: list[str]    # relative to top
+    sources: list[SourceFile]
+    package: str
+    sha256: str
+    temp_dir: str | None = None
+
+    @property
+    def file_names(self) -> list[str]:
+        return [s.path for s in self.sources]
+
+    @property
+    def problems(self) -> list[str]:
+        return [p for s in self.sources for p in s.problems]
+
+    def close(self) -> None:
+        if self.temp_dir:
+            shutil.rmtree(self.temp_dir, ignore_errors=True)
+            self.temp_dir = None
+
+    def copy_to(self, destination: str) -> None:
+        """The private copy the worker may read and write."""
+        os.makedirs(destination, exist_ok=True)
+        os.makedirs(os.path.join(destination, self.code_root_relative), exist_ok=True)
+        for relative in self.copy_files:
+            target = os.path.join(destination, relative)
+            os.makedirs(os.path.dirname(target), exist_ok=True)
+            shutil.copyfile(os.path.join(self.top, relative), target)
+
+    def modules_named(self, hint: str) -> list[str]:
+        """Canonical names of the modules a problem's conventional module name may refer to."""
+        names = []
+        for record in self.worker_records(0):
+            if record["name"].split(".")[-1] == hint and not record["is_package"]:
+                names.append(record["name"])
+        return names
+
+    def worker_records(self, unit_seconds: float) -> list[dict]:
+        """Module records for the worker's importer: one per file and one per folder."""
+        records: dict[str, dict] = {}
+        root = self.package
+
+        def package_record(parts: list[str]) -> dict:
+            name = ".".join([root, *parts])
+            if name not in records:
+                alias = ".".join(parts)
+                records[name] = {"name": name, "aliases": _aliases(alias), "package": name,
+                                 "is_package": True, "dir": "/".join(parts) or ".",
+                                 "path": None, "units": []}
+            return records[name]
+
+        package_record([])
+        for source in self.sources:
+            parts = source.module_parts
+            for depth in range(1, len(parts)):
+                package_record(parts[:depth])
+            units = [dict(vars(u), time_limit=unit_seconds) for u in source.units]
+            if parts[-1] == "__init__":
+                package_record(parts[:-1]).update(units=units, path=source.path)
+                continue
+            name = ".".join([root, *parts])
+            records[name] = {"name": name, "aliases": _aliases(".".join(parts)),
+                             "package": ".".join([root, *parts[:-1]]), "is_package": False,
+                             "dir": None, "path": source.path, "units": units}
+        # Flat names also reach modules in sub-folders when no top-level module has them.
+        flat_taken = {a for r in records.values() for a in r["aliases"]}
+        by_base: dict[str, list[dict]] = {}
+        for record in records.values():
+            if not record["is_package"]:
+                by_base.setdefault(record["name"].split(".")[-1], []).append(record)
+        for base, group in by_base.items():
+            if base not in flat_taken and len(group) == 1 and base not in RESERVED_NAMES:
+                group[0]["aliases"].append(base)
+        return list(records.values())
+
+
+def identifier(name: str) -> str:
+    """A module name for a file name, the way a student would spell it in an import."""
+    clean = re.sub(r"\W", "_", name)
+    if not clean or clean[0].isdigit() or keyword.iskeyword(clean):
+        clean = "_" + clean
+    return clean
+
+
+def _aliases(dotted: str) -> list[str]:
+    if not dotted or dotted.split(".")[0] in RESERVED_NAMES:
+        return []
+    return [dotted]
+
+
+# ------------------------------------------------------------------ finding the files
+
+def open_submission(path: str) -> Submission:
+    """Read a submission from a folder, a .py or .ipynb file, or a .zip."""
+    if not os.path.exists(path):
+        raise SubmissionError(f"no such file or folder: {path}")
+    origin = os.path.abspath(path)
+    temp_dir = None
+    name = os.path.basename(origin.rstrip(os.sep))
+    if os.path.isdir(origin):
+        top, files = origin, _walk(origin)
+    elif origin.endswith(".zip"):
+        temp_dir = tempfile.mkdtemp(prefix="grader-zip-")
+        try:
+            _unzip(origin, temp_dir)
+        except SubmissionError:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+            raise
+        top, files = temp_dir, _walk(temp_dir)
+        name = name[: -len(".zip")]
+    elif origin.endswith(SOURCE_SUFFIXES):
+        top, files = os.path.dirname(origin), [os.path.basename(origin)]
+        name = os.path.splitext(name)[0]
+    else:
+        raise SubmissionError(f"{path} is not a folder, .py, .ipynb or .zip file; "
+                              "pass the folder or file the student handed in")
+    sources_rel = [f for f in files if f.endswith(SOURCE_SUFFIXES)]
+    if not sources_rel:
+        if temp_dir:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise SubmissionError(f"{path} holds no .py or .ipynb files; pass the folder that has them")
+    code_root = _common_dir(sources_rel)
+    sources = []
+    for relative in sorted(sources_rel)[:MAX_SOURCE_FILES]:
+        inside = relative[len(code_root) + 1:] if code_root else relative
+        sources.append(read_source(os.path.join(top, relative), inside))
+    package = identifier(os.path.basename(code_root) if code_root else name)
+    if package in RESERVED_NAMES or package.startswith("_grader"):
+        package = "submission"
+    return Submission(origin=origin, top=top, code_root_relative=code_root or ".",
+                      copy_files=files, sources=sources, package=package,
+                      sha256=_digest(top, files), temp_dir=temp_dir)
+
+
+def _walk(top: str) -> list[str]:
+    files, total = [], 0
+    for folder, dirs, names in os.walk(top):
+        dirs[:] = sorted(d for d in dirs if d not in JUNK_DIRS and not d.startswith("."))
+        for name in sorted(names):
+            full = os.path.join(folder, name)
+            if name.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
+                continue
+            total += os.path.getsize(full)
+            if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
+                raise SubmissionError(f"{top} is larger than {MAX_TOTAL_BYTES // 2**20} MiB or "
+                                      f"{MAX_FILES} files; remove data sets and virtual environments")
+            files.append(os.path.relpath(full, top).replace(os.sep, "/"))
+    return files
+
+
+def _unzip(archive: str, destination: str) -> None:
+    """Extract safely: no paths outside the folder, no links, no zip bombs."""
+    try:
+        with zipfile.ZipFile(archive) as handle:
+            total = 0
+            for info in handle.infolist():
+                name = info.filename.replace("\\", "/")
+                parts = [p for p in name.split("/") if p]
+                if name.startswith("/") or ".." in parts or (parts and parts[0] in JUNK_DIRS):
+                    continue
+                if info.is_dir() or not parts:
+                    continue
+                if (info.external_attr >> 16) & 0o170000 == 0o120000:
+                    continue  # a symbolic link
+                total += info.file_size
+                if total > MAX_TOTAL_BYTES:
+                    raise SubmissionError(f"{archive} unpacks to more than "
+                                          f"{MAX_TOTAL_BYTES // 2**20} MiB; zip only the code")
+                target = os.path.join(destination, *parts)
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                with handle.open(info) as source, open(target, "wb") as out:
+                    shutil.copyfileobj(source, out)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
+        raise SubmissionError(f"{archive} is not a readable zip file ({exc}); "
+                              "zip the folder again and resubmit") from None
+
+
+def _common_dir(files: list[str]) -> str:
+    dirs = [f.split("/")[:-1] for f in files]
+    common = dirs[0]
+    for parts in dirs[1:]:
+        while parts[: len(common)] != common:
+            common = common[:-1]
+    return "/".join(common)
+
+
+def _digest(top: str, files: list[str]) -> str:
+    digest = hashlib.sha256()
+    for relative in sorted(files):
+        digest.update(relative.encode() + b"\0")
+        with open(os.path.join(top, relative), "rb") as handle:
+            digest.update(hashlib.sha256(handle.read()).digest())
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------ reading one file
+
+def read_source(full_path: str, relative: str) -> SourceFile:
+    kind = "ipynb" if relative.endswith(".ipynb") else "py"
+    if os.path.getsize(full_path) > MAX_SOURCE_BYTES:
+        return SourceFile(relative, kind, [], [f"{relative} is larger than "
+                                               f"{MAX_SOURCE_BYTES // 2**20} MiB and was not loaded"])
+    with open(full_path, "rb") as handle:
+        raw = handle.read()
+    if kind == "ipynb":
+        return _read_notebook(raw, relative)
+    text, note = _decode(raw, relative)
+    source = SourceFile(relative, "py", [])
+    if note:
+        source.problems.append(note)
+    try:
+        tree = ast.parse(text, relative)
+    except (SyntaxError, ValueError) as exc:
+        source.problems.append(syntax_message(exc, text, relative))
+        return source
+    except (RecursionError, MemoryError):
+        source.problems.append(f"{relative} is too deeply nested to parse")
+        return source
+    source.units = _statement_units(tree, text, relative)
+    return source
+
+
+def _decode(raw: bytes, relative: str) -> tuple[str, str | None]:
+    try:
+        return raw.decode("utf-8-sig"), None
+    except UnicodeDecodeError:
+        return raw.decode("cp1252", errors="replace"), (
+            f"{relative} is not UTF-8; it was read as Windows-1252 (save it as UTF-8)")
+
+
+def _statement_units(tree: ast.Module, text: str, relative: str) -> list[Unit]:
+    """Top-level statements, grouped where they share a line, each with its first line."""
+    lines = text.splitlines(keepends=True)
+    future = [a.name for node in tree.body if isinstance(node, ast.ImportFrom)
+              and node.module == "__future__" for a in node.names]
+    spans: list[list[int]] = []
+    for node in tree.body:
+        start = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        end = node.end_lineno or node.lineno
+        if spans and start <= spans[-1][1]:
+            spans[-1][1] = max(spans[-1][1], end)
+        else:
+            spans.append([start, end])
+    return [Unit(id=f"{relative}:{start}", filename=relative, line=start,
+                 code="".join(lines[start - 1:end]), future=future) for start, end in spans]
+
+
+def _read_notebook(raw: bytes, relative: str) -> SourceFile:
+    import nbformat
+
+    source = SourceFile(relative, "ipynb", [])
+    try:
+        notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad JSON
+        source.problems.append(f"{relative} is not a valid notebook ({type(exc).__name__}: "
+                               f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                               "open and save it in Jupyter")
+        return source
+    transform = _magic_transformer()
+    for index, cell in enumerate(notebook.cells, start=1):
+        if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
+            continue
+        label = f"{relative} [cell {index}]"
+        try:
+            code = transform(str(cell.source))
+        except Exception as exc:  # noqa: BLE001
+            source.problems.append(f"{label}: could not translate IPython syntax ({exc})")
+            continue
+        try:
+            compile(code, label, "exec", dont_inherit=True)
+        except (SyntaxError, ValueError) as exc:
+            source.problems.append(syntax_message(exc, code, label))
+            continue
+        except (RecursionError, MemoryError):
+            source.problems.append(f"{label} is too deeply nested to parse")
+            continue
+        source.units.append(Unit(id=f"{relative}#{index}", filename=label, line=1, code=code))
+    return source
+
+
+def _magic_transformer():
+    """IPython's own translation of %magics and !shell escapes into Python calls."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    return TransformerManager().transform_cell
+
+
+PY2_PATTERNS = [
+    (re.compile(r"^\s*print(\s*>>|\s*[\"']|\s+[\w`])"), "a print statement"),
+    (re.compile(r"^\s*exec\s+[\"'\w]"), "an exec statement"),
+    (re.compile(r"^\s*except\s+[\w.()\s,]+?,\s*\w+\s*:"), "'except X, e:'"),
+    (re.compile(r"^\s*raise\s+\w+\s*,"), "'raise E, message'"),
+    (re.compile(r"(?<![\w.])0[0-7]+\b(?![.eEjJ])"), "an old-style octal literal"),
+    (re.compile(r"`[^`\n]+`"), "backticks"),
+    (re.compile(r"<>"), "the <> operator"),
+]
+
+
+def syntax_message(exc: BaseException, text: str, label: str) -> str:
+    """One line for a file that does not parse; Python 2 code gets told so by name."""
+    line_no = getattr(exc, "lineno", None) or 0
+    lines = text.splitlines()
+    candidates = [line_no] + [n for n in range(1, len(lines) + 1) if n != line_no]
+    for number in candidates:
+        if not 1 <= number <= len(lines):
+            continue
+        patterns = PY2_PATTERNS if number == line_no else PY2_PATTERNS[:4]
+        for pattern, what in patterns:
+            if pattern.search(lines[number - 1]):
+                return (f"{label} is written for Python 2 ({what} on line {number}); the grader "
+                        "runs Python 3: use print(...), 'except X as e:' and friends")
+        if number == line_no and "Missing parentheses in call to 'print'" in str(exc):
+            return (f"{label} is written for Python 2 (a print statement on line {number}); "
+                    "the grader runs Python 3: use print(...)")
+    kind = "mixes tabs and spaces" if isinstance(exc, TabError) else "does not parse"
+    message = getattr(exc, "msg", str(exc))
+    return f"{label} {kind}: {message} on line {line_no}; it was not loaded"

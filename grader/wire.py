@@ -1,0 +1,280 @@
+"""The wire between the grader and a worker: data only, never pickle, never code.
+
+Both sides import this file (the worker gets a private copy inside its sandbox), so it may use
+nothing but the standard library and numpy. A message is a 4-byte length, a JSON header and the
+raw bytes of any arrays, each an .npy file read back with ``allow_pickle=False``.
+
+The grader treats everything a worker sends as hostile: ``decode`` accepts only plain numbers,
+strings, lists, tuples, str-keyed dicts and numeric ndarrays within fixed size limits, and turns
+anything else the worker describes into a ``Foreign`` placeholder that equals nothing.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import struct
+from typing import Callable
+
+import numpy as np
+
+MAX_HEADER_BYTES = 4 * 1024 * 1024
+MAX_BLOB_BYTES = 64 * 1024 * 1024
+MAX_TOTAL_BYTES = 160 * 1024 * 1024
+MAX_DEPTH = 32
+MAX_ITEMS = 200_000
+MAX_STRING = 1024 * 1024
+MAX_INT_BITS = 4096
+NUMERIC_KINDS = "biufc"
+
+
+class WireError(Exception):
+    """The other side broke the protocol (or sent more than the limits allow)."""
+
+
+class Foreign:
+    """Stands for a value the worker could not (or would not) send as plain data.
+
+    It equals nothing, not even another Foreign, so no check can pass by comparing it.
+    """
+
+    __slots__ = ("type_name", "text")
+
+    def __init__(self, type_name: str, text: str = "") -> None:
+        self.type_name = type_name
+        self.text = text
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    def __ne__(self, other: object) -> bool:
+        return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object{': ' + self.text if self.text else ''}>"
+
+
+class FunctionSpec:
+    """A callable the worker builds on its own side from a named factory (grader -> worker)."""
+
+    __slots__ = ("name", "params")
+
+    def __init__(self, name: str, **params: object) -> None:
+        self.name = name
+        self.params = params
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.params.items())
+        return f"{self.name}({args})"
+
+
+# ---------------------------------------------------------------- encoding (either side)
+
+def _type_name(value: object) -> str:
+    cls = type(value)
+    module = getattr(cls, "__module__", "") or ""
+    qual = getattr(cls, "__qualname__", cls.__name__)
+    return qual if module in ("builtins", "") else f"{module}.{qual}"
+
+
+def _safe_repr(value: object, limit: int = 200) -> str:
+    try:
+        text = repr(value)
+    except BaseException:  # noqa: BLE001 - repr of student objects may do anything
+        return ""
+    if not isinstance(text, str):
+        return ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _npy_bytes(array: np.ndarray) -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=False)
+    return buffer.getvalue()
+
+
+def encode(value: object, blobs: list[bytes], depth: int = 0) -> object:
+    """Turn a value into JSON-able data, appending array bytes to ``blobs``."""
+    if depth > MAX_DEPTH:
+        return {"$": "object", "type": "nesting too deep", "repr": ""}
+    if value is None or type(value) in (bool, str):
+        return value
+    if type(value) is int:
+        if value.bit_length() > MAX_INT_BITS:
+            return {"$": "object", "type": "int (too large)", "repr": ""}
+        return value
+    if type(value) is float:
+        if math.isfinite(value):
+            return value
+        return {"$": "float", "v": repr(value)}
+    if type(value) is np.ndarray:
+        if value.nbytes > MAX_BLOB_BYTES:
+            return {"$": "object", "type": f"numpy.ndarray of {value.nbytes // 2**20} MiB (too large)",
+                    "repr": f"shape {value.shape}"}
+        if value.dtype.kind not in NUMERIC_KINDS or value.dtype.fields is not None:
+            return {"$": "object", "type": f"numpy.ndarray of dtype {value.dtype}", "repr": ""}
+        blobs.append(_npy_bytes(np.ascontiguousarray(value)))
+        return {"$": "nd", "blob": len(blobs) - 1}
+    if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+        array = np.asarray(value)
+        if array.dtype.kind not in NUMERIC_KINDS:
+            return {"$": "object", "type": _type_name(value), "repr": _safe_repr(value)}
+        blobs.append(_npy_bytes(array))
+        return {"$": "np", "blob": len(blobs) - 1}
+    if type(value) in (list, tuple):
+        items = [encode(item, blobs, depth + 1) for item in value]
+        return items if type(value) is list else {"$": "tuple", "items": items}
+    if type(value) is dict:
+        if not all(type(k) is str for k in value):
+            return {"$": "object", "type": "dict with non-string keys", "repr": _safe_repr(value)}
+        return {"$": "dict", "items": [[k, encode(v, blobs, depth + 1)] for k, v in value.items()]}
+    if isinstance(value, FunctionSpec):
+        return {"$": "fn", "name": value.name, "params": encode(dict(value.params), blobs, depth + 1)}
+    if isinstance(value, Foreign):
+        return {"$": "object", "type": value.type_name, "repr": value.text}
+    return {"$": "object", "type": _type_name(value), "repr": _safe_repr(value)}
+
+
+# ---------------------------------------------------------------- decoding (strict)
+
+class _Budget:
+    def __init__(self) -> None:
+        self.items = 0
+
+
+def _load_array(raw: bytes) -> np.ndarray:
+    try:
+        array = np.load(io.BytesIO(raw), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - any malformed .npy is a protocol error
+        raise WireError(f"unreadable array data ({type(exc).__name__})") from None
+    if type(array) is not np.ndarray:
+        raise WireError("array data is not a plain ndarray")
+    if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields is not None:
+        raise WireError(f"array of non-numeric dtype {array.dtype}")
+    return array
+
+
+def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | None = None) -> object:
+    """Rebuild a value from its wire form, accepting plain data only."""
+    budget = budget or _Budget()
+    budget.items += 1
+    if budget.items > MAX_ITEMS:
+        raise WireError(f"value has more than {MAX_ITEMS} items")
+    if depth > MAX_DEPTH:
+        raise WireError("value nested too deeply")
+    if data is None or type(data) in (bool, float):
+        return data
+    if type(data) is int:
+        if data.bit_length() > MAX_INT_BITS:
+            raise WireError("integer too large")
+        return data
+    if type(data) is str:
+        if len(data) > MAX_STRING:
+            raise WireError("string too long")
+        return data
+    if type(data) is list:
+        return [decode(item, blobs, depth + 1, budget) for item in data]
+    if type(data) is not dict:
+        raise WireError(f"unexpected {type(data).__name__} on the wire")
+    tag = data.get("$")
+    if tag in ("nd", "np"):
+        index = data.get("blob")
+        if type(index) is not int or not 0 <= index < len(blobs):
+            raise WireError("array reference out of range")
+        array = _load_array(blobs[index])
+        if tag == "np":
+            if array.ndim != 0:
+                raise WireError("scalar with a shape")
+            return array[()]
+        return array
+    if tag == "float":
+        text = data.get("v")
+        if text not in ("nan", "inf", "-inf"):
+            raise WireError("bad special float")
+        return float(text)
+    if tag == "tuple":
+        items = data.get("items")
+        if type(items) is not list:
+            raise WireError("bad tuple")
+        return tuple(decode(item, blobs, depth + 1, budget) for item in items)
+    if tag == "dict":
+        items = data.get("items")
+        if type(items) is not list:
+            raise WireError("bad dict")
+        result = {}
+        for pair in items:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+                raise WireError("bad dict item")
+            result[pair[0]] = decode(pair[1], blobs, depth + 1, budget)
+        return result
+    if tag == "object":
+        type_name = data.get("type")
+        text = data.get("repr", "")
+        if type(type_name) is not str or type(text) is not str:
+            raise WireError("bad object description")
+        return Foreign(type_name[:200], text[:300])
+    if tag == "fn":
+        name, params = data.get("name"), decode(data.get("params", {"$": "dict", "items": []}),
+                                                blobs, depth + 1, budget)
+        if type(name) is not str or type(params) is not dict:
+            raise WireError("bad function spec")
+        return FunctionSpec(name, **params)
+    raise WireError(f"unknown tag {tag!r}")
+
+
+# ---------------------------------------------------------------- framing
+
+def pack(message: dict, values: dict[str, object] | None = None) -> bytes:
+    """One frame: the message, with each entry of ``values`` encoded under its key."""
+    blobs: list[bytes] = []
+    body = dict(message)
+    for key, value in (values or {}).items():
+        body[key] = encode(value, blobs)
+    body["blob_sizes"] = [len(b) for b in blobs]
+    header = json.dumps(body, allow_nan=False).encode()
+    return struct.pack(">I", len(header)) + header + b"".join(blobs)
+
+
+def read_exact(fd: int, size: int) -> bytes:
+    """Blocking read of exactly ``size`` bytes (the worker's side; the grader reads with deadlines)."""
+    chunks = []
+    while size:
+        chunk = os.read(fd, min(size, 1 << 20))
+        if not chunk:
+            raise EOFError("the other side closed the channel")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(read: Callable[[int], bytes]) -> tuple[dict, list[bytes]]:
+    """Read one frame through ``read(n)``, enforcing every size limit before reading the bytes
+    a frame announces."""
+    (length,) = struct.unpack(">I", read(4))
+    if length > MAX_HEADER_BYTES:
+        raise WireError(f"message header of {length} bytes is over the limit")
+    try:
+        header = json.loads(read(length))
+    except (ValueError, UnicodeDecodeError):
+        raise WireError("message header is not JSON") from None
+    if type(header) is not dict:
+        raise WireError("message header is not an object")
+    sizes = header.pop("blob_sizes", [])
+    if type(sizes) is not list or not all(type(s) is int and s >= 0 for s in sizes):
+        raise WireError("bad blob sizes")
+    if any(s > MAX_BLOB_BYTES for s in sizes) or sum(sizes) > MAX_TOTAL_BYTES:
+        mib = max(sizes) / 2**20
+        raise WireError(f"result of {mib:.0f} MiB is larger than the {MAX_BLOB_BYTES // 2**20} MiB limit")
+    blobs = [read(s) for s in sizes]
+    return header, blobs
+
+
+def write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
