@@ -60,8 +60,20 @@ class Assignment:
         raise KeyError(problem_id)
 
     def check_dirs(self, public_only: bool = False) -> list[str]:
-        names = ["public"] if public_only else ["checks", "public"]
+        """The check folders to run: hidden ``checks/`` and ``public/``, or only ``public/`` when
+        asked (``--public``) or when the hidden checks are not installed (a students' copy).
+        Both count towards a problem's points, which assignment.toml gives as their sum."""
+        names = ["public"] if public_only or not self.has_hidden_checks else ["checks", "public"]
         return [os.path.join(self.folder, n) for n in names if os.path.isdir(os.path.join(self.folder, n))]
+
+    @property
+    def has_hidden_checks(self) -> bool:
+        return os.path.isdir(os.path.join(self.folder, "checks"))
+
+    def is_public_copy(self, check_dirs: list[str]) -> bool:
+        """Only public checks run and no reference solution is installed (a students' copy)."""
+        public_only = all(os.path.basename(d) == "public" for d in check_dirs)
+        return public_only and not (self.reference_dir and os.path.isdir(self.reference_dir))
 
     def functions_wanted(self) -> dict[str, list[str]]:
         """Each required function with the conventional module it is looked for first."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 
 from grader import __version__, report
@@ -35,11 +36,38 @@ def _parser() -> argparse.ArgumentParser:
                      help="how student code is confined (default: bubblewrap when it works)")
     run.add_argument("--public", action="store_true", help="run only the public checks")
     run.add_argument("--quiet", "-q", action="store_true", help="print only the total")
+    run.add_argument("--junit", metavar="PATH", help="write JUnit XML here (GitHub/GitLab test reports)")
+    run.add_argument("--markdown", metavar="PATH",
+                     help="write a Markdown summary here (e.g. \"$GITHUB_STEP_SUMMARY\")")
 
     validate = commands.add_parser("validate", help="check an assignment: the reference must "
                                    "get full marks, twice, with identical reports")
     validate.add_argument("assignment", help="assignment name or folder")
     validate.add_argument("--sandbox", choices=("auto", "bubblewrap", "process"), default="auto")
+    bundle = commands.add_parser("gradescope-bundle", help="build a Gradescope autograder zip "
+                                 "(setup.sh, run_autograder, the grader, the assignment, its reference)")
+    bundle.add_argument("assignment", help="assignment name or folder")
+    bundle.add_argument("-o", "--output", default="autograder.zip", help="the zip to write")
+
+    batch = commands.add_parser("batch", help="grade a whole class: one entry (folder, .zip, .py, "
+                                ".ipynb; Gradescope and Canvas downloads too) per student")
+    batch.add_argument("submissions", help="the folder holding every student's submission")
+    batch.add_argument("--assignment", "-a", help="assignment name or folder")
+    batch.add_argument("--out", "-o", required=True, metavar="RESULTS_DIR",
+                       help="where reports, gradebook, CSVs and report.html go (reused to resume)")
+    batch.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+                       help="submissions graded at once (default: the number of CPUs)")
+    batch.add_argument("--executor", choices=("local", "dask"), default="local")
+    batch.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
+    batch.add_argument("--sandbox", choices=("auto", "bubblewrap", "process"), default="auto")
+    batch.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
+    batch.add_argument("--retry-errors", action="store_true",
+                       help="regrade submissions whose last grading timed out or failed")
+
+    history = commands.add_parser("history", help="every grading of one student in a batch's "
+                                  "gradebook, and what changed between them and why")
+    history.add_argument("results", metavar="RESULTS_DIR")
+    history.add_argument("student")
     return parser
 
 
@@ -53,6 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
                    public_only=args.public, on_warning=_warn)
     if args.json:
         report.write_json(result, args.json)
+    _ci_outputs(args, assignment, result)
     out = sys.stderr if args.json == "-" else sys.stdout
     if args.quiet:
         print(f"{result['score']} / {result['max_score']}", file=out)
@@ -62,37 +91,83 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FULL if enough else EXIT_LOST
 
 
-def comparable(result: dict) -> str:
-    """A report without the parts that may differ between two gradings (timings)."""
-    clean = dict(result)
-    clean.pop("execution_time", None)
-    return json.dumps(clean, sort_keys=True)
+def _ci_outputs(args: argparse.Namespace, assignment, result: dict) -> None:
+    """JUnit, Markdown and (under GitHub Actions) annotations: see grader/junit.py,
+    grader/markdown.py, grader/annotations.py."""
+    from grader import annotations, junit, markdown
+
+    if args.junit:
+        junit.write(result, args.junit)
+    if args.markdown:
+        markdown.write(result, args.markdown, assignment_points=assignment.max_score)
+    if os.environ.get("GITHUB_ACTIONS") == "true":
+        functions_of = {p.id: p.functions for p in assignment.problems}
+        out = sys.stderr if args.json == "-" else sys.stdout
+        for line in annotations.github(result, functions_of):
+            print(line, file=out)
+
+
+def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
+    from grader import gradescope
+
+    assignment = assignments.find(args.assignment)
+    names = gradescope.build_bundle(assignment, args.output)
+    print(f"wrote {args.output}: setup.sh, run_autograder and {len(names) - 2} files "
+          f"(grader, assignments/{os.path.basename(assignment.folder)}, its reference solution)")
+    return EXIT_FULL
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
+    """The reference gets full marks twice, identically; every mutant is caught (grader/validate.py)."""
+    from grader import validate
+
     assignment = assignments.find(args.assignment)
-    first = grade(assignment.reference_dir, assignment, sandbox_mode=args.sandbox, on_warning=_warn)
-    second = grade(assignment.reference_dir, assignment, sandbox_mode=args.sandbox)
-    failures = []
-    if first["score"] != first["max_score"]:
-        failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
-                        + report.terminal(first))
-    if first["grader"]["check_errors"]:
-        failures.append("checks that errored on the reference: " + ", ".join(first["grader"]["check_errors"]))
-    if comparable(first) != comparable(second):
-        failures.append("grading the reference twice gave different reports")
-    for problem in assignment.problems:
-        got = first["problems"][problem.id]["max_score"]
-        if got != problem.points:
-            failures.append(f"problem {problem.id}: its checks add up to {got} points, "
-                            f"assignment.toml gives {problem.points:g}")
-    print(f"reference: {first['score']} / {first['max_score']} "
-          f"({len(first['tests'])} checks, {first['execution_time']:.2f} s, sandbox {first['grader']['sandbox']})")
-    print(f"reproducible: {'yes' if comparable(first) == comparable(second) else 'NO'}")
-    for failure in failures:
-        print(f"FAIL: {failure}")
-    print("validate: " + ("FAILED" if failures else "ok"))
-    return EXIT_LOST if failures else EXIT_FULL
+    ok = validate.validate(assignment, sandbox_mode=args.sandbox, on_warning=_warn)
+    return EXIT_FULL if ok else EXIT_LOST
+
+
+def cmd_batch(args: argparse.Namespace) -> int:
+    """Exit 0 when the batch ran to the end (students whose code could not be graded are listed
+    in the outputs), 2 for a bad request, 3 when the grader itself failed."""
+    from grader import batch
+
+    if not os.path.isdir(args.submissions):
+        print(f"grader: no such folder: {args.submissions}", file=sys.stderr)
+        return EXIT_REQUEST
+    if args.executor == "dask" and not args.scheduler:
+        print("grader: --executor dask needs --scheduler ADDRESS", file=sys.stderr)
+        return EXIT_REQUEST
+    assignment = assignments.find(args.assignment)
+    try:
+        result = batch.run_batch(args.submissions, assignment, args.out,
+                                 assignment_ref=args.assignment or assignment.folder, jobs=args.jobs,
+                                 executor=args.executor, scheduler=args.scheduler, sandbox_mode=args.sandbox,
+                                 force=args.force, retry_errors=args.retry_errors,
+                                 progress_stream=sys.stderr, log=_warn)
+    except batch.BatchBusy as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_REQUEST
+    print(f"{result.students} students: {result.graded} graded now, {result.skipped} unchanged, "
+          f"{result.failed} not graded; {result.wall_seconds:.1f} s"
+          + (f" ({result.wall_seconds / result.graded:.2f} s per graded submission)" if result.graded else ""))
+    print(f"results in {result.out_dir} (grades.csv, canvas_gradebook.csv, report.html, "
+          f"{batch.DB_NAME}, students/)")
+    return EXIT_FULL
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    from grader import batch
+
+    try:
+        text = batch.history_text(args.results, args.student)
+    except FileNotFoundError as exc:
+        print(f"grader: {exc}", file=sys.stderr)
+        return EXIT_REQUEST
+    if text is None:
+        print(f"grader: no runs of {args.student!r} in {args.results}", file=sys.stderr)
+        return EXIT_REQUEST
+    print(text)
+    return EXIT_FULL
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -100,6 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)
+        if args.command == "gradescope-bundle":
+            return cmd_gradescope_bundle(args)
+        if args.command == "batch":
+            return cmd_batch(args)
+        if args.command == "history":
+            return cmd_history(args)
         return cmd_validate(args)
     except (AssignmentError, SubmissionError, SandboxUnavailable) as exc:
         print(f"grader: {exc}", file=sys.stderr)

@@ -58,10 +58,12 @@ def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
     mode, warning = sandbox.choose_mode(sandbox_mode)
     if warning and on_warning:
         on_warning(warning)
-    reference = assignments.load_reference(assignment)
     check_dirs = assignment.check_dirs(public_only)
     if not check_dirs:
         raise GraderFailure(f"{assignment.folder} has no checks/ or public/ folder")
+    # Public checks carry their expected values, so a students' copy (no hidden checks, no
+    # reference solution) still grades; everywhere else a missing reference is an error.
+    reference = None if assignment.is_public_copy(check_dirs) else assignments.load_reference(assignment)
     submission = open_submission(path)
     try:
         functions = {name: submission.modules_named(hints[0]) + hints
@@ -69,7 +71,9 @@ def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
         with Session(submission, mode=mode, limits=assignment.limits,
                      factories=assignment.sandbox_functions, functions=functions,
                      unit_seconds=assignment.load_seconds,
-                     budget_seconds=assignment.submission_seconds) as session:
+                     budget_seconds=assignment.submission_seconds,
+                     hidden_paths=[p for p in (assignment.folder, assignment.reference_dir) if p]
+                     ) as session:
             session.start()
             plugin = GraderPlugin(session, assignment, reference)
             json_report = run_checks(plugin, check_dirs, assignment.folder)

@@ -1,11 +1,16 @@
 """How a worker is confined: the command that starts it, what it can see, and its limits.
 
 Two modes. ``bubblewrap`` (Debian package ``bubblewrap``) gives the worker its own user, PID,
-network and IPC namespaces, a read-only interpreter and a file system holding nothing but the
-interpreter, a private /tmp and a private copy of the submission. ``process`` is the fallback:
-the same worker in its own session with resource limits, but able to read whatever the grader's
-user can read. Both modes apply the same resource limits (the worker sets them on itself before
-it loads any student code).
+network, IPC and UTS namespaces (no network at all, every process it starts dies with it), no
+capabilities, no further user namespaces, a file system holding nothing but the interpreter and
+its packages (read-only), a private /tmp and a private writable copy of the submission. Anything
+secret that happens to live inside a bound directory (the grader package, the assignment folder,
+the reference solutions, the report's folder) is covered by an empty directory.
+
+``process`` is the fallback: the same worker in its own session with the same resource limits,
+but able to read and write whatever the grader's user can and to use the network. SECURITY.md
+lists what each mode stops. Both modes apply the same resource limits (the worker sets them on
+itself before it loads any student code).
 """
 
 from __future__ import annotations
@@ -47,7 +52,7 @@ def bubblewrap_problem() -> str | None:
     """None when bubblewrap works here, else one line saying why not."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
-        return "bwrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+        return "bubblewrap (bwrap) is not installed"
     probe = [bwrap, *_bwrap_base_args(), "--", sys.executable, "-I", "-c", "pass"]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
@@ -69,9 +74,41 @@ def choose_mode(requested: str) -> tuple[str, str | None]:
             raise SandboxUnavailable(f"--sandbox bubblewrap: {problem}")
         return "bubblewrap", None
     if problem:
-        return "process", (f"warning: {problem}; grading with --sandbox process, which cannot hide "
-                           "the file system or the network from student code")
+        return "process", (f"warning: {problem}; grading with --sandbox process: student code can "
+                           "read and write every file you can (reference solutions and hidden "
+                           "checks included), use the network and outlive grading if it escapes; "
+                           f"{INSTALL_HINT}")
     return "bubblewrap", None
+
+
+INSTALL_HINT = ("install bubblewrap for the real sandbox (Debian/Ubuntu: sudo apt-get install "
+                "bubblewrap; Fedora: sudo dnf install bubblewrap)")
+
+
+@functools.lru_cache(maxsize=1)
+def _bwrap_supports(option: str) -> bool:
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return False
+    try:
+        done = subprocess.run([bwrap, "--help"], capture_output=True, text=True, timeout=10,
+                              stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return option in done.stdout + done.stderr
+
+
+def always_hidden() -> list[str]:
+    """Paths the worker must never see even when a bound directory holds them: the grader
+    package and, for a source checkout, the repository around it (assignments, reference
+    solutions, tests)."""
+    package = os.path.dirname(os.path.realpath(__file__))
+    paths = [package]
+    project = os.path.dirname(package)
+    if any(os.path.exists(os.path.join(project, name)) for name in
+           ("pyproject.toml", "assignments", "reference_solutions")):
+        paths.append(project)
+    return paths
 
 
 def _python_dirs() -> list[str]:
@@ -93,23 +130,62 @@ def _python_dirs() -> list[str]:
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
 
 
-def _bwrap_base_args() -> list[str]:
-    args = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL",
-            "--uid", "65534", "--gid", "65534", "--hostname", "sandbox",
-            "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = ()) -> list[str]:
+    """Namespaces, identity and the read-only file system. ``hidden`` paths that fall inside a
+    bound directory are covered (an empty tmpfs for a folder, /dev/null for a file)."""
+    args = ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
+            "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
+    if _bwrap_supports("--disable-userns"):
+        args.append("--disable-userns")
+    args += ["--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--dir", "/var/tmp"]
+    bound = []
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = "/" + top
         if os.path.islink(path):
             args += ["--symlink", os.readlink(path), path]
         elif os.path.isdir(path):
             args += ["--ro-bind", path, path]
+            bound.append(path)
     for path in ("/etc/ld.so.cache", "/etc/localtime", "/etc/alternatives"):
         if os.path.exists(path):
             args += ["--ro-bind", path, path]
     for path in _python_dirs():
         if not path.startswith("/usr/"):
             args += ["--ro-bind", path, path]
+            bound.append(path)
+    args += _masks(bound, [*always_hidden(), *hidden])
     return args
+
+
+def _masks(bound: list[str], hidden: list[str]) -> list[str]:
+    """bwrap options covering every hidden path that lies inside a bound directory."""
+    args: list[str] = []
+    covered: list[str] = []
+    for path in sorted({os.path.realpath(p) for p in hidden if p} | {os.path.abspath(p) for p in hidden if p}):
+        if not os.path.exists(path) or any(path == c or path.startswith(c + os.sep) for c in covered):
+            continue
+        if not any(path.startswith(b.rstrip(os.sep) + os.sep) for b in bound):
+            continue  # not inside anything the worker can see: nothing to cover
+        if os.path.isdir(path):
+            args += ["--tmpfs", path, "--remount-ro", path]
+        else:
+            args += ["--ro-bind", _empty_file(), path]
+        covered.append(path)
+    return args
+
+
+@functools.lru_cache(maxsize=1)
+def _empty_file() -> str:
+    """An empty regular file to cover a hidden file with (/dev/null would be a device node on
+    a nodev mount inside the sandbox, which refuses to open instead of reading as empty)."""
+    import atexit
+    import tempfile
+
+    handle, path = tempfile.mkstemp(prefix="grader-empty-")
+    os.close(handle)
+    os.chmod(path, 0o444)
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path
 
 
 def worker_environment() -> dict[str, str]:
@@ -141,20 +217,24 @@ def prepare_workdir(workdir: str, factories: str | None) -> None:
 
 
 def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_fd: int,
-                   limits: Limits, has_factories: bool) -> tuple[list[str], str]:
+                   limits: Limits, has_factories: bool,
+                   hidden: tuple[str, ...] | list[str] = ()) -> tuple[list[str], str]:
     """The argv that starts a worker, and the directory to start it in.
 
     ``workdir`` holds ``sandbox/`` (the worker's files) and ``submission/`` (the private copy);
-    ``code_root`` is the folder inside the copy where the student's modules live.
+    ``code_root`` is the folder inside the copy where the student's modules live; ``hidden``
+    are paths the worker must not see (assignment folder, reference, report folder) even if a
+    bound directory contains them.
     """
     limits_json = json.dumps(asdict(limits))
     relative_root = os.path.relpath(code_root, os.path.join(workdir, "submission"))
     if mode == "bubblewrap":
         inside_root = os.path.normpath(os.path.join(SUBMISSION_DIR, relative_root))
         factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
-        argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(),
+        argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(hidden),
                 "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
                 "--bind", os.path.join(workdir, "submission"), SUBMISSION_DIR,
+                "--remount-ro", "/",  # the sandbox's own root: nothing to write there either
                 "--chdir", inside_root, "--clearenv"]
         for key, value in worker_environment().items():
             argv += ["--setenv", key, value]

@@ -3,15 +3,24 @@ functions with deadlines, and replace it whenever it hangs, dies or misbehaves.
 
 A call that kills the worker loses only itself: the next call starts a fresh worker, which loads
 the submission again, skipping any cell or statement that hung or killed the worker last time.
+
+Nothing of a worker outlives it. In bubblewrap mode its PID namespace dies with it. In process
+mode the grader makes itself a child subreaper (prctl PR_SET_CHILD_SUBREAPER), so a process
+that detaches from the worker (``start_new_session=True``, a double fork) is re-parented to the
+grader instead of init, and is killed with the worker's tree when the worker is replaced or the
+submission is done. Such an orphan is told from the grader's other children by its hard
+open-files limit: the worker lowered it, and an unprivileged process cannot raise it again.
 """
 
 from __future__ import annotations
 
 import os
+import resource
 import select
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -28,7 +37,10 @@ GRACE_SECONDS = 1.0
 
 
 class WorkerLost(Exception):
-    """The worker died, hung or broke the protocol; the message says which, for the student."""
+    """The worker died, hung or broke the protocol; the message says which, for the student.
+
+    ``kind`` is "timeout", "crash", "bad-result", or "memory" / "cpu" when the worker was killed
+    by a resource limit."""
 
     def __init__(self, kind: str, message: str) -> None:
         super().__init__(message)
@@ -72,19 +84,142 @@ class _Drain(threading.Thread):
     def run(self) -> None:
         while True:
             try:
-                chunk = os.read(self.fd, 65536)
+                chunk = os.read(self.fd, 1 << 20)
             except OSError:
                 break
             if not chunk:
                 break
-            self.tail = (self.tail + chunk)[-4096:]
+            self.total += len(chunk)
+            self.tail = (self.tail + chunk[-4096:])[-4096:]
         os.close(self.fd)
+
+    total = 0
+
+
+# ---------------------------------------------------------------------- process-tree hygiene
+
+_LIVE_LOCK = threading.Lock()
+_LIVE_WORKERS: set[int] = set()  # pids of workers this process started and has not reaped
+_subreaper = False
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Make this process the reaper of orphans among its descendants (Linux only)."""
+    global _subreaper
+    if _subreaper or not sys.platform.startswith("linux"):
+        return _subreaper
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        _subreaper = libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        _subreaper = False
+    return _subreaper
+
+
+def _parents() -> dict[int, int]:
+    """pid -> parent pid for every process we can see."""
+    table = {}
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                data = handle.read()
+            table[int(name)] = int(data.rsplit(b")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return table
+
+
+def _descendants(root: int, table: dict[int, int]) -> list[int]:
+    children: dict[int, list[int]] = {}
+    for pid, ppid in table.items():
+        children.setdefault(ppid, []).append(pid)
+    found, todo = [], [root]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
+
+
+def _hard_open_files(pid: int) -> int | None:
+    try:
+        with open(f"/proc/{pid}/limits") as handle:
+            for line in handle:
+                if line.startswith("Max open files"):
+                    value = line.split()[4]
+                    return None if value == "unlimited" else int(value)
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """CPU time used so far by these processes (utime + stime from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / ticks
+
+
+def _kill_all(pids: list[int]) -> None:
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
+
+def sweep_orphans(rounds: int = 50) -> int:
+    """Kill and reap every orphan of a worker that was re-parented to us; return how many."""
+    if not _subreaper:
+        return 0
+    own_limit = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    me, killed = os.getpid(), 0
+    for _ in range(rounds):
+        table = _parents()
+        with _LIVE_LOCK:
+            live = set(_LIVE_WORKERS)
+        orphans = []
+        for pid, ppid in table.items():
+            if ppid != me or pid in live:
+                continue
+            limit = _hard_open_files(pid)
+            if limit is not None and (own_limit == resource.RLIM_INFINITY or limit < own_limit):
+                orphans.append(pid)
+        if not orphans:
+            break
+        for pid in orphans:
+            _kill_all([*_descendants(pid, table), pid])
+        for pid in orphans:
+            killed += 1
+            for _ in range(200):
+                try:
+                    done, _status = os.waitpid(pid, os.WNOHANG)
+                except ChildProcessError:
+                    break
+                if done:
+                    break
+                time.sleep(0.005)
+    return killed
 
 
 class Session:
     def __init__(self, submission: Submission, *, mode: str, limits: sandbox.Limits,
                  factories: str | None, functions: dict[str, list[str]],
-                 unit_seconds: float = 10.0, budget_seconds: float = 300.0) -> None:
+                 unit_seconds: float = 10.0, budget_seconds: float = 300.0,
+                 hidden_paths: tuple[str, ...] | list[str] = ()) -> None:
         self.submission = submission
         self.mode = mode
         self.limits = limits
@@ -92,6 +227,9 @@ class Session:
         self.functions_wanted = functions
         self.unit_seconds = unit_seconds
         self.budget_seconds = budget_seconds
+        self.hidden_paths = tuple(hidden_paths)
+        self._exit: tuple[int | None, object] | None = None
+        self._cpu_seen = 0.0  # the worker's CPU time when last sampled (bwrap hides its rusage)
         self.workdir = tempfile.mkdtemp(prefix="grader-")
         self.process: subprocess.Popen | None = None
         self.skip: set[str] = set()
@@ -117,6 +255,7 @@ class Session:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
     def _kill(self) -> None:
+        """Kill the worker with everything it started, and reap it."""
         process, self.process = self.process, None
         if process is None:
             return
@@ -125,15 +264,44 @@ class Session:
                 os.close(fd)
             except OSError:
                 pass
+        alive = process.returncode is None
+        tree = _descendants(process.pid, _parents()) if alive and self.mode == "process" else []
         try:
             os.killpg(process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
             pass
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            pass
+        if alive:  # never signal a pid that was reaped already: it may belong to someone else
+            _kill_all([process.pid, *tree])
+        self._reap(process, 10.0)
+        with _LIVE_LOCK:
+            _LIVE_WORKERS.discard(process.pid)
+        if self.mode == "process":
+            sweep_orphans()
         self._drain.join(timeout=1)
+
+    def _reap(self, process: subprocess.Popen, timeout: float) -> tuple[int | None, object]:
+        """Wait for the worker's exit (up to ``timeout``); its exit code and resource usage."""
+        if self._exit is not None and self._exit[0] is not None:
+            return self._exit
+        ends = time.monotonic() + timeout
+        code, usage = process.returncode, None
+        while code is None:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            except ChildProcessError:
+                code = process.returncode if process.returncode is not None else -signal.SIGKILL
+                break
+            if pid:
+                code = os.waitstatus_to_exitcode(status)
+                process.returncode = code
+                break
+            if time.monotonic() > ends:
+                break
+            time.sleep(0.01)
+        if self.mode == "bubblewrap" and code is not None and code > 128:
+            code = -(code - 128)  # bwrap exits with 128 + the signal that killed the worker
+        self._exit = (code, usage)
+        return self._exit
 
     def _spawn(self) -> None:
         to_worker_r, to_worker_w = os.pipe()
@@ -141,11 +309,18 @@ class Session:
         out_r, out_w = os.pipe()
         code_root = os.path.join(self.workdir, "submission", self.submission.code_root_relative)
         argv, cwd = sandbox.worker_command(self.mode, self.workdir, code_root, to_worker_r,
-                                           from_worker_w, self.limits, self.factories is not None)
+                                           from_worker_w, self.limits, self.factories is not None,
+                                           hidden=self.hidden_paths)
         env = sandbox.worker_environment()
-        self.process = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-            pass_fds=(to_worker_r, from_worker_w), start_new_session=True, close_fds=True)
+        if self.mode == "process":
+            become_subreaper()
+        self._exit = None
+        self._cpu_seen = 0.0
+        with _LIVE_LOCK:
+            self.process = subprocess.Popen(
+                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                pass_fds=(to_worker_r, from_worker_w), start_new_session=True, close_fds=True)
+            _LIVE_WORKERS.add(self.process.pid)
         for fd in (to_worker_r, from_worker_w, out_w):
             os.close(fd)
         self._to_worker, self._from_worker = to_worker_w, from_worker_r
@@ -158,7 +333,9 @@ class Session:
         try:
             wire.write_all(self._to_worker, wire.pack(message, values))
         except OSError:
-            raise WorkerLost("crash", self._death_message("receiving a request")) from None
+            kind, message = self._death("receiving a request")
+            self._kill()
+            raise WorkerLost(kind, message) from None
 
     def _receive(self, deadline: float, doing: str) -> dict:
         def read(size: int) -> bytes:
@@ -167,9 +344,10 @@ class Session:
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise TimeoutError
-                ready, _, _ = select.select([self._from_worker], [], [], left)
+                ready, _, _ = select.select([self._from_worker], [], [], min(left, 0.25))
                 if not ready:
-                    raise TimeoutError
+                    self._sample_cpu()
+                    continue
                 chunk = os.read(self._from_worker, min(size, 1 << 20))
                 if not chunk:
                     raise EOFError
@@ -187,31 +365,56 @@ class Session:
             self._kill()
             raise WorkerLost("timeout", f"did not finish {doing}") from None
         except EOFError:
-            message = self._death_message(doing)
+            kind, message = self._death(doing)
             self._kill()
-            raise WorkerLost("crash", message) from None
+            raise WorkerLost(kind, message) from None
         except wire.WireError as exc:
             self._kill()
             raise WorkerLost("bad-result", f"sent something that is not plain data ({exc})") from None
 
-    def _death_message(self, doing: str) -> str:
+    def _sample_cpu(self) -> None:
+        """Note the CPU time of the worker's processes while we wait for it: in bubblewrap
+        mode the worker is a grandchild, so its usage never reaches our wait4()."""
         process = self.process
-        code = None
-        if process is not None:
-            try:
-                code = process.wait(timeout=2)
-            except subprocess.TimeoutExpired:
-                code = None
+        if process is not None and process.returncode is None:
+            pids = [process.pid, *_descendants(process.pid, _parents())]
+            self._cpu_seen = max(self._cpu_seen, _cpu_seconds(pids))
+
+    def _death(self, doing: str) -> tuple[str, str]:
+        """Why the worker's channel closed, as (kind, message): a tripped resource limit is
+        named as such, whoever (the worker or the kernel) noticed it."""
+        process = self.process
+        code, usage = self._reap(process, 2.0) if process is not None else (None, None)
+        cpu = max((usage.ru_utime + usage.ru_stime) if usage is not None else 0.0, self._cpu_seen)
+        peak_mib = (usage.ru_maxrss / 1024) if usage is not None else 0.0
+        signame = ""
+        if code is not None and code < 0:
+            signame = (signal.Signals(-code).name if -code in signal.Signals._value2member_map_
+                       else f"signal {-code}")
+        tail = self._drain.tail.decode(errors="replace").strip().splitlines()[-3:]
+        extra = f"; last output: {' | '.join(tail)}" if tail else ""
+        if code is not None and code != 0 and cpu >= self.limits.cpu_seconds - 0.25:
+            return "cpu", (f"CPU time limit of {self.limits.cpu_seconds} s exceeded while {doing} "
+                           f"(the worker was killed after {cpu:.1f} s of CPU time)")
+        if signame in ("SIGKILL", "SIGSEGV", "SIGBUS", "SIGABRT") and \
+                peak_mib >= 0.8 * self.limits.memory_mb:
+            return "memory", (f"memory limit of {self.limits.describe_memory()} exceeded while "
+                              f"{doing} (the worker was killed by {signame} at "
+                              f"{peak_mib:.0f} MiB)")
         if code is None:
             how = "closed its channel"
         elif code < 0:
-            name = signal.Signals(-code).name if -code in signal.Signals._value2member_map_ else str(-code)
-            how = "was killed by " + name + (" (probably the memory or CPU limit)" if name in ("SIGKILL", "SIGXCPU", "SIGSEGV") else "")
+            how = f"was killed by {signame}"
+            if signame == "SIGXCPU":
+                how += f" (the CPU time limit of {self.limits.cpu_seconds} s)"
+            elif signame == "SIGKILL":
+                how += " (from outside: the system's out-of-memory killer or an administrator)"
         else:
             how = f"exited with code {code} (os._exit or sys.exit outside the grader's reach)"
-        tail = self._drain.tail.decode(errors="replace").strip().splitlines()[-3:] if self.process else []
-        extra = f"; last output: {' | '.join(tail)}" if tail else ""
-        return f"the worker process {how} while {doing}{extra}"
+        return "crash", f"the worker process {how} while {doing}{extra}"
+
+    def _death_message(self, doing: str) -> str:
+        return self._death(doing)[1]
 
     # ------------------------------------------------------------------ loading
     def _ensure_started(self) -> None:
@@ -321,6 +524,14 @@ class Session:
                 self.strikes[function] = self.strikes.get(function, 0) + 1
                 result.error = {"type": "Timeout", "message": f"{function} did not finish within "
                                 f"its time limit of {time_limit:g} s (it was stopped)"}
+            elif lost.kind == "cpu":
+                self.strikes[function] = self.strikes.get(function, 0) + 1
+                result.error = {"type": "Timeout", "message": f"CPU time limit of "
+                                f"{self.limits.cpu_seconds} s exceeded in {function} (it was stopped)"}
+            elif lost.kind == "memory":
+                result.error = {"type": "MemoryError", "message": f"memory limit of "
+                                f"{self.limits.describe_memory()} exceeded in {function} "
+                                "(the worker was killed)"}
             elif lost.kind == "bad-result":
                 result.error = {"type": "BadResult", "message": f"{function} {lost}"}
             else:
@@ -330,11 +541,17 @@ class Session:
         result.error = _error_dict(event.get("error"))
         if result.error and result.error.get("type") == "Timeout":
             self.strikes[function] = self.strikes.get(function, 0) + 1
-            result.error["message"] = (f"{function} did not finish within its time limit of "
-                                       f"{time_limit:g} s (it was stopped)")
+            if result.error.get("message", "").startswith("CPU time limit"):
+                result.error["message"] = (f"CPU time limit of {self.limits.cpu_seconds} s "
+                                           f"exceeded in {function}")
+            else:
+                result.error["message"] = (f"{function} did not finish within its time limit of "
+                                           f"{time_limit:g} s (it was stopped)")
         if result.error and result.error.get("type") == "MemoryError":
             result.error["message"] = (f"memory limit of {self.limits.describe_memory()} exceeded "
                                        f"in {function}")
+        if result.error and result.error.get("type") == "LimitExceeded":
+            result.error["message"] = f"{result.error.get('message', '')} in {function}"
         result.stdout = _text(event.get("stdout"))
         seconds = event.get("seconds")
         result.seconds = float(seconds) if type(seconds) in (int, float) else 0.0

@@ -267,7 +267,7 @@ def read_frame(read: Callable[[int], bytes]) -> tuple[dict, list[bytes]]:
     if type(sizes) is not list or not all(type(s) is int and s >= 0 for s in sizes):
         raise WireError("bad blob sizes")
     if any(s > MAX_BLOB_BYTES for s in sizes) or sum(sizes) > MAX_TOTAL_BYTES:
-        mib = max(sizes) / 2**20
+        mib = max(sizes, default=0) / 2**20
         raise WireError(f"result of {mib:.0f} MiB is larger than the {MAX_BLOB_BYTES // 2**20} MiB limit")
     blobs = [read(s) for s in sizes]
     return header, blobs

@@ -42,6 +42,39 @@ class CallTimeout(BaseException):
     """Raised into student code when its time is up (the grader kills us shortly after)."""
 
 
+class CpuLimit(BaseException):
+    """Raised into student code on SIGXCPU: the worker's CPU-time limit is reached (the kernel
+    kills us a moment later if the code carries on)."""
+
+
+LIMITS: dict = {}  # what apply_limits set, for messages
+
+
+def _mib(value: int) -> str:
+    return f"{value // 1024} GiB" if value % 1024 == 0 and value >= 1024 else f"{value} MiB"
+
+
+def limit_error(exc: BaseException) -> dict | None:
+    """A tripped resource limit, said as such (the grader adds the function's name)."""
+    import errno
+
+    message = None
+    if isinstance(exc, MemoryError):
+        kind, message = "MemoryError", f"memory limit of {_mib(LIMITS.get('memory_mb', 0))} exceeded"
+    elif isinstance(exc, CpuLimit):
+        kind, message = "Timeout", f"CPU time limit of {LIMITS.get('cpu_seconds', 0)} s exceeded"
+    elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        kind, message = "LimitExceeded", f"file size limit of {_mib(LIMITS.get('file_size_mb', 0))} exceeded"
+    elif isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
+        kind, message = "LimitExceeded", f"open files limit of {LIMITS.get('open_files', 0)} exceeded"
+    elif isinstance(exc, OSError) and exc.errno == errno.EAGAIN and "fork" in "".join(
+            traceback.format_tb(exc.__traceback__)[-3:]):
+        kind, message = "LimitExceeded", f"process limit of {LIMITS.get('processes', 0)} exceeded"
+    if message is None:
+        return None
+    return {"type": kind, "message": message, "traceback": ""}
+
+
 class CappedText(io.TextIOBase):
     """Keeps the first OUTPUT_CAP characters written and counts the rest, so a flood of prints
     costs the student their time, not the grader's memory."""
@@ -124,6 +157,7 @@ def describe_error(exc: BaseException, filenames: set[str]) -> dict:
     """The exception as text, with the traceback cut down to the student's own frames."""
     if isinstance(exc, CallTimeout):
         return {"type": "Timeout", "message": "time limit exceeded", "traceback": ""}
+    limit = limit_error(exc)
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename in filenames]
     lines = traceback.format_list(frames[-8:])
     try:
@@ -132,10 +166,18 @@ def describe_error(exc: BaseException, filenames: set[str]) -> dict:
         message = ""
     kind = type(exc).__name__
     if isinstance(exc, SystemExit):
-        message = f"sys.exit({exc.code!r}) was called"
+        try:
+            code = repr(exc.code)[:200]
+        except BaseException:  # noqa: BLE001 - an exit code whose repr misbehaves
+            code = "..."
+        message = f"sys.exit({code}) was called"
     location = None
     if frames:
         location = {"file": frames[-1].filename, "line": frames[-1].lineno}
+    if limit is not None:
+        limit["traceback"] = "".join(lines)[-4000:]
+        limit["location"] = location
+        return limit
     return {"type": kind, "message": message[:2000], "traceback": "".join(lines)[-4000:],
             "location": location}
 
@@ -279,9 +321,20 @@ class Worker:
         builtins.get_ipython = lambda: self.shell
         if not hasattr(builtins, "display"):
             builtins.display = print
+        self.pristine_builtins = dict(builtins.__dict__)
+
+    def heal(self) -> None:
+        """Put back any builtin the student's code replaced (``builtins.any = ...``), so the
+        worker's own protocol code keeps working: such a patch may fool the student's own code,
+        never the grader, which judges data in its own process. Names the student added stay."""
+        current = builtins.__dict__
+        for name, value in self.pristine_builtins.items():
+            if current.get(name, self) is not value:
+                current[name] = value
 
     # -- channel
     def send(self, message: dict, values: dict | None = None) -> None:
+        self.heal()
         wire.write_all(self.write_fd, wire.pack(message, values))
 
     def receive(self) -> dict:
@@ -495,22 +548,30 @@ def apply_limits(limits: dict) -> None:
     """Set our own resource limits before any student code runs; children inherit them."""
     import resource
 
+    LIMITS.update(limits)
     mib = 1024 * 1024
     wanted = {
-        resource.RLIMIT_AS: limits["memory_mb"] * mib,
-        resource.RLIMIT_CPU: limits["cpu_seconds"],
-        resource.RLIMIT_FSIZE: limits["file_size_mb"] * mib,
-        resource.RLIMIT_NOFILE: limits["open_files"],
-        resource.RLIMIT_CORE: 0,
+        resource.RLIMIT_AS: (limits["memory_mb"] * mib,) * 2,
+        # SIGXCPU at the soft limit (raised into student code as CpuLimit), SIGKILL at the hard
+        # one two seconds later for code that ignores it.
+        resource.RLIMIT_CPU: (limits["cpu_seconds"], limits["cpu_seconds"] + 2),
+        resource.RLIMIT_FSIZE: (limits["file_size_mb"] * mib,) * 2,
+        resource.RLIMIT_NOFILE: (limits["open_files"],) * 2,
+        resource.RLIMIT_CORE: (0, 0),
     }
     if os.getuid() != 0:
-        wanted[resource.RLIMIT_NPROC] = limits["processes"]
-    for key, value in wanted.items():
-        soft, hard = resource.getrlimit(key)
-        if hard != resource.RLIM_INFINITY:
-            value = min(value, hard)
-        resource.setrlimit(key, (value, value))
+        wanted[resource.RLIMIT_NPROC] = (limits["processes"],) * 2
+    for key, (soft, hard) in wanted.items():
+        _, current_hard = resource.getrlimit(key)
+        if current_hard != resource.RLIM_INFINITY:
+            soft, hard = min(soft, current_hard), min(hard, current_hard)
+        resource.setrlimit(key, (soft, hard))
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # an over-long write fails instead of killing us
+    signal.signal(signal.SIGXCPU, _on_xcpu)
+
+
+def _on_xcpu(signum, frame):
+    raise CpuLimit()
 
 
 def main(argv: list[str]) -> None:

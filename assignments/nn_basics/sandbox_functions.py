@@ -23,12 +23,25 @@ def quadratic(scale=1.0, coordinate=None, error=0.0, sign=1.0):
     return f
 
 
-def cubic(error=0.0):
-    """f(x) = sum(x**3): a central difference with h = 1e-4 is exact to ~1e-8 here, a forward
-    difference is off by about 3*h*x, which the relative error test notices."""
+def linear(weights):
+    """f(x) = sum(w * x): every finite difference with any h is exact here, so a checker that
+    passes this but fails curved functions uses a forward difference or a changed h."""
+    w = np.asarray(weights, dtype=float)
 
     def f(x):
-        return np.sum(x ** 3), 3.0 * x ** 2 * (1.0 + error)
+        return float(np.sum(w * x)), w.copy()
+
+    return f
+
+
+def cubic(error=0.0, scale=1.0):
+    """f(x) = scale * sum(x**3): a central difference with h = 1e-4 is exact to ~1e-8 here, a
+    forward difference is off by about 3*h*x, which the relative error test notices. With a
+    large ``scale`` the numerical gradient is off by ~1e-4 in absolute terms (right in relative
+    terms), so a checker that compares absolute differences against 1e-5 misjudges it."""
+
+    def f(x):
+        return scale * np.sum(x ** 3), scale * 3.0 * x ** 2 * (1.0 + error)
 
     return f
 

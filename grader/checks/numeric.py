@@ -36,6 +36,24 @@ def show(value: object, limit: int = 400) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def outline(value: object) -> str:
+    """A value's kind and shape without its contents (for checks whose input stays private)."""
+    if isinstance(value, np.ndarray):
+        text = f"array of shape {value.shape}"
+        return text if value.dtype.kind == "f" else f"{text}, dtype {value.dtype}"
+    if isinstance(value, (bool, np.bool_)):
+        return "a bool"
+    if isinstance(value, (int, np.integer)):
+        return "an int"
+    if isinstance(value, (float, np.floating)):
+        return "a float"
+    if isinstance(value, (list, tuple)):
+        return f"a {type(value).__name__} of {len(value)}"
+    if callable(value) or type(value).__name__ == "FunctionSpec":
+        return "a function"
+    return f"a {type(value).__name__}"
+
+
 def describe_type(value: object) -> str:
     if isinstance(value, Foreign):
         return f"an object of type {value.type_name}"
@@ -68,7 +86,7 @@ def assert_close(got: object, expected: object, *, rtol: float = 1e-7, atol: flo
     got_array = as_numeric(got, what)
     if check_shape and got_array.shape != expected_array.shape:
         message = (f"{what} has shape {got_array.shape}, expected {expected_array.shape}")
-        if expected_array.ndim == 1 and got_array.shape == (1,) + expected_array.shape:
+        if hint is None and expected_array.ndim == 1 and got_array.shape == (1,) + expected_array.shape:
             message += ": a 1-D input must give a 1-D result (do not reshape it to a row)"
         raise CheckFailure(_with_hint(message, hint))
     if not check_shape:

@@ -15,7 +15,7 @@ import pytest
 
 from grader.assignment import Assignment
 from grader.checks.numeric import CheckFailure
-from grader.checks.proxy import SubmissionProxy
+from grader.checks.proxy import StudentError, SubmissionProxy, explain_brief, explain_hints
 from grader.session import Session
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -142,6 +142,53 @@ class GraderPlugin:
             text = f"the check could not use what the submission returned ({type(exc).__name__}: {exc})"
             check_error = True
         error_type = getattr(getattr(exc, "result", None), "error", None) or {}
-        if proxy is not None and proxy.calls and error_type.get("type") != "NotFound":
+        show_input = proxy is not None and proxy.calls and error_type.get("type") != "NotFound"
+        try:
+            _, _, visibility = problem_of(item)
+        except CheckSetupError:
+            visibility = "visible"
+        if visibility != "visible":
+            return private_failure_text(exc, text, visibility,
+                                        proxy.last_call_outline() if show_input else ""), check_error
+        if show_input:
             text = f"{text}\ninput: {proxy.last_call_text()}"
         return text, check_error
+
+
+# Lines of a check's message from which on the text is the student's own printed output.
+STUDENT_OUTPUT = ("it printed:", "printed:")
+
+
+def private_failure_text(exc: BaseException, text: str, visibility: str, call_outline: str) -> str:
+    """Feedback for a failed check whose input is not public.
+
+    The rule, by the check's visibility:
+
+    - ``visible``: everything (handled by the caller): message, expected/got, hint, full input.
+    - ``after_due_date`` / ``after_published``: the check's one-sentence summary (its message's
+      first line; for a student exception only its type) and its hints; the input as kinds and
+      shapes only. Value dumps (``expected:``/``got:`` lines), the student's printed output and
+      tracebacks are left out: each of them can carry the input.
+    - ``hidden``: only the hints, the named bug, under a line saying that the details are
+      withheld. No summary (it may quote values), no input at all.
+    """
+    if isinstance(exc, StudentError):
+        summary = explain_brief(exc.result)
+        hints = explain_hints(exc.result) + list(exc.hints)
+    else:
+        head = []
+        for line in text.splitlines():
+            if line.strip().lower().startswith(STUDENT_OUTPUT):
+                break
+            head.append(line)
+        summary = head[0] if head else "the check failed"
+        hints = [line[len("hint:"):].strip() for line in head[1:] if line.startswith("hint:")]
+    hints = list(dict.fromkeys(h for h in hints if h))
+    if visibility == "hidden":
+        lines = ["this is a hidden check: its input, the expected values and your output are not shown"]
+    else:
+        lines = [summary]
+    lines += [f"hint: {hint}" for hint in hints]
+    if visibility != "hidden" and call_outline:
+        lines.append(f"input (values not shown): {call_outline}")
+    return "\n".join(lines)

@@ -10,16 +10,46 @@ from __future__ import annotations
 
 from typing import Callable
 
-from grader.checks.numeric import CheckFailure, show
+from grader.checks.numeric import CheckFailure, outline, show
 from grader.session import CallResult, Session
 
 
 class StudentError(CheckFailure):
     """The student's function raised, hung, crashed or was missing; the message says which."""
 
-    def __init__(self, message: str, result: CallResult) -> None:
+    def __init__(self, message: str, result: CallResult, hints: list[str] | None = None) -> None:
         super().__init__(message)
         self.result = result
+        self.hints = list(hints or [])  # the check's own diagnosis (no student text in it)
+
+
+NUMPY_ALIAS_HINT = ("np.float, np.int and friends were removed in NumPy 1.24; "
+                    "use float, int or np.float64")
+
+
+def explain_hints(result: CallResult) -> list[str]:
+    """Hints the grader can give about a failed call from its error type alone."""
+    error = result.error or {}
+    kind, message = error.get("type", "Error"), error.get("message", "")
+    if kind == "AttributeError" and "numpy" in message and any(
+            f"'{alias}'" in message for alias in ("float", "int", "bool", "object", "complex")):
+        return [NUMPY_ALIAS_HINT]
+    return []
+
+
+def explain_brief(result: CallResult) -> str:
+    """What went wrong in a call, without any text the student's code produced (for checks
+    whose input must stay private: an exception message or printout could carry it)."""
+    error = result.error or {}
+    kind = error.get("type", "Error")
+    name = result.function
+    if kind == "NotFound":
+        return f"{name} was not found in the submission"
+    if kind in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError", "LimitExceeded"):
+        return error.get("message", kind)
+    if kind == "SystemExit":
+        return f"{name} called sys.exit()"
+    return f"{name} raised {kind}"
 
 
 def explain(result: CallResult, load_problems: list[str] | None = None) -> str:
@@ -32,16 +62,13 @@ def explain(result: CallResult, load_problems: list[str] | None = None) -> str:
         if load_problems:
             text += "; while loading: " + "; ".join(load_problems[:3])
         return text
-    if kind in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError"):
+    if kind in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError", "LimitExceeded"):
         text = message
     elif kind == "SystemExit":
         text = f"{name} called sys.exit(): {message}"
     else:
         text = f"{name} raised {kind}: {message}".rstrip(": ")
-        if kind == "AttributeError" and "numpy" in message and any(
-                f"'{alias}'" in message for alias in ("float", "int", "bool", "object", "complex")):
-            text += ("\nhint: np.float, np.int and friends were removed in NumPy 1.24; "
-                     "use float, int or np.float64")
+        text += "".join(f"\nhint: {hint}" for hint in explain_hints(result))
     if error.get("traceback"):
         text += "\n" + error["traceback"].rstrip()
     if result.stdout:
@@ -102,9 +129,31 @@ class SubmissionProxy:
                                 f"{outcome.error.get('message')}")
         return problems
 
+    def last_call_outline(self) -> str:
+        """The last call with its arguments' kinds and shapes only, not their values."""
+        if not self.calls:
+            return ""
+        name, args, kwargs, _ = self.calls[-1]
+        shown = [outline(a) for a in args] + [f"{k}={outline(v)}" for k, v in kwargs.items()]
+        return f"{name}({', '.join(shown)})"
+
     def last_call_text(self) -> str:
         if not self.calls:
             return ""
         name, args, kwargs, _ = self.calls[-1]
         shown = [show(a, 300) for a in args] + [f"{k}={show(v, 300)}" for k, v in kwargs.items()]
         return f"{name}({', '.join(shown)})"
+
+
+def call_student(submission: "SubmissionProxy", name: str, args: list, kwargs: dict | None = None,
+                 error_hint: Callable[[CallResult], str | None] | None = None) -> object:
+    """``submission.NAME(*args)``, but a failed call's StudentError carries the check's own
+    diagnosis (``error_hint(result)``, a sentence or None) as a hint."""
+    result = submission.run(name, list(args), kwargs)
+    if result.ok:
+        return result.value
+    hint = error_hint(result) if error_hint else None
+    message = explain(result, submission.load_problems_for(name))
+    if hint:
+        message += f"\nhint: {hint}"
+    raise StudentError(message, result, [hint] if hint else [])

@@ -1,0 +1,16 @@
+# Mutant softmax_wrong_axis (problem: softmax): normalises each column (axis 0) instead of each row.
+"""Reference softmax (instructor's solution). Imported only by the grader, never by a worker."""
+
+import numpy as np
+
+
+def softmax(x):
+    """Row-wise softmax of a 1-D or 2-D array, stable for large logits; keeps the shape."""
+    x = np.asarray(x, dtype=float)
+    if x.ndim == 1:
+        shifted = x - np.max(x)
+        exps = np.exp(shifted)
+        return exps / np.sum(exps)
+    shifted = x - np.max(x, axis=0, keepdims=True)
+    exps = np.exp(shifted)
+    return exps / np.sum(exps, axis=0, keepdims=True)

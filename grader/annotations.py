@@ -1,0 +1,100 @@
+"""GitHub Actions annotations: one ``::error`` per problem that lost points, placed on the
+student's function wherever the grader located it.
+
+GitHub wants ``file=`` relative to the checked-out repository ($GITHUB_WORKSPACE). The worker
+reports each function's file relative to the submission's code root, which is the submission
+path given on the command line, or a folder inside it (a submission whose files sit one folder
+down). So the path is: the submission path, made absolute, plus that folder, plus the file,
+made relative to the workspace. A notebook cell has no line GitHub could show, and a .zip
+or a file outside the workspace has no place in the repository; those get an annotation
+naming the file (or none) with the cell and line in the message instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from grader import student_view as view
+from grader.submission import SubmissionError, open_submission
+
+_CELL = re.compile(r"^(?P<file>.+?) \[cell (?P<cell>\d+)\]$")
+MESSAGE_CHARS = 2000
+
+
+def _escape_data(text: str) -> str:
+    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
+
+
+def _escape_property(text: str) -> str:
+    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
+
+
+def command(level: str, message: str, **properties: str | int | None) -> str:
+    """One workflow command line, escaped as GitHub documents it."""
+    props = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items()
+                     if value is not None)
+    return f"::{level}{' ' + props if props else ''}::{_escape_data(message)}"
+
+
+def code_root(submission_path: str) -> str | None:
+    """The folder on disk the worker's file names are relative to (None for a .zip)."""
+    origin = os.path.abspath(submission_path)
+    if os.path.isfile(origin):
+        return None if origin.endswith(".zip") else os.path.dirname(origin)
+    try:
+        submission = open_submission(origin)
+    except SubmissionError:
+        return None
+    try:
+        return os.path.normpath(os.path.join(origin, submission.code_root_relative))
+    finally:
+        submission.close()
+
+
+def locate(found: dict | None, root: str | None, workspace: str) -> tuple[str | None, int | None, str]:
+    """(file relative to the workspace, line, where in words) for one located function."""
+    if not found or not isinstance(found.get("file"), str):
+        return None, None, "not found in your files"
+    name, line = found["file"], found.get("line")
+    cell = _CELL.match(name)
+    where = f"{name}, line {line}" if line else name
+    if cell:
+        name, line = cell["file"], None
+    if root is None or name.startswith("<"):
+        return None, None, where
+    full = os.path.normpath(os.path.join(root, name))
+    relative = os.path.relpath(full, workspace)
+    if relative.startswith(os.pardir) or not os.path.isfile(full):
+        return None, None, where
+    return relative.replace(os.sep, "/"), (line if isinstance(line, int) and line > 0 else None), where
+
+
+def github(report: dict, functions_of: dict[str, list[str]], *, workspace: str | None = None) -> list[str]:
+    """The annotation lines for a report; ``functions_of`` maps each problem to its functions."""
+    workspace = os.path.abspath(workspace or os.environ.get("GITHUB_WORKSPACE") or os.getcwd())
+    root = code_root(report["submission"]["path"])
+    located = report["submission"].get("functions", {})
+    lines = []
+    for problem_id, problem in report["problems"].items():
+        lost = [t for t in report["tests"] if view.problem_of(t) == problem_id and t["status"] != "passed"]
+        if not lost:
+            continue
+        names = functions_of.get(problem_id, [problem_id])
+        found = next((located.get(n) for n in names if located.get(n)), None)
+        file, line, where = locate(found, root, workspace)
+        title = (f"{problem_id}: {view.num(problem['score'])} / {view.num(problem['max_score'])} points")
+        body = []
+        if not file:
+            body.append(f"{', '.join(names)} ({where})")
+        for test in lost:
+            first = (view.output(test).splitlines() or [""])[0]
+            body.append(f"- {view.name(test)}" + (f": {first}" if first else ""))
+        message = "\n".join(body)
+        if len(message) > MESSAGE_CHARS:
+            message = message[:MESSAGE_CHARS] + "..."
+        lines.append(command("error", message, file=file, line=line, title=title))
+    score, max_score = report["score"], report["max_score"]
+    lines.append(command("notice", f"{view.num(score)} / {view.num(max_score)} points",
+                         title=f"grader: {report.get('assignment', {}).get('name', '')}"))
+    return lines

@@ -1,0 +1,373 @@
+"""Grade a whole class: ``grader batch SUBMISSIONS_DIR --assignment NAME --out RESULTS_DIR``.
+
+The steps, in order: find the students (``classlist``), decide who needs grading by content hash
+against the gradebook (``gradebook``), grade them in parallel (``executors``), record every run
+as it finishes (one SQLite transaction each), then write the outputs from the gradebook:
+
+    RESULTS_DIR/gradebook.sqlite          every run ever made (the source of truth)
+    RESULTS_DIR/students/ID/report.json   the same report ``grader run --json`` writes
+    RESULTS_DIR/students/ID/feedback.md   and feedback.html
+    RESULTS_DIR/grades.csv                student, total, one column per problem, status
+    RESULTS_DIR/canvas_gradebook.csv      for Canvas's gradebook import
+    RESULTS_DIR/report.html               the class at a glance
+
+Every file is written to a temporary name and renamed into place, and every run is committed
+before the next one is counted, so a batch killed at any moment (kill -9 included) loses at most
+the submissions in flight, and the next run grades only what is missing or changed.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+
+from grader import __version__, classlist, classreport, feedback_html, markdown
+from grader.assignment import Assignment
+from grader.executors import (STATUS_ERROR, STATUS_GRADED, STATUS_TIMEOUT, DaskExecutor, Job,
+                              LocalExecutor, Outcome)
+from grader.gradebook import Gradebook, Run, now
+
+DB_NAME = "gradebook.sqlite"
+
+
+@dataclass
+class BatchResult:
+    students: int
+    graded: int
+    skipped: int
+    failed: int              # not graded: unreadable, timeout, grader-error
+    wall_seconds: float
+    out_dir: str
+
+
+def write_atomic(path: str, text: str | bytes) -> None:
+    """Write beside the target and rename over it: a reader sees the old file or the new one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path)[-16:])
+    try:
+        with os.fdopen(handle, "wb") as out:
+            out.write(text.encode("utf-8") if isinstance(text, str) else text)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+        raise
+
+
+def checks_fingerprint(assignment: Assignment) -> str:
+    """What decides a grade besides the submission: assignment.toml, checks, reference, the
+    functions handed to the sandbox. When any of it changes, every student is regraded."""
+    paths = [os.path.join(assignment.folder, "assignment.toml"), *assignment.check_dirs(False)]
+    if assignment.reference_dir:
+        paths.append(assignment.reference_dir)
+    if assignment.sandbox_functions:
+        paths.append(assignment.sandbox_functions)
+    return classlist.tree_hash(paths)
+
+
+def why_grade(entry: classlist.Entry, last: Run | None, fingerprint: str, version: str, *,
+              force: bool, retry_errors: bool) -> str | None:
+    """The reason to grade this student now, or None when their last run still stands."""
+    if last is None:
+        return "new"
+    if force:
+        return "forced"
+    if last.content_sha256 != entry.sha256:
+        return "submission changed"
+    if last.checks_sha256 != fingerprint or last.assignment_version != version:
+        return "checks changed"
+    if last.grader_version != __version__:
+        return "grader changed"
+    if retry_errors and last.status in (STATUS_ERROR, STATUS_TIMEOUT):
+        return "retry"
+    return None
+
+
+class Progress:
+    """A bar with ETA and failure count on a terminal; one plain line per submission otherwise."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.done, self.failed, self.lost = total, 0, 0, 0
+        self.stream = stream or sys.stderr
+        self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
+        self.started = time.monotonic()
+
+    def update(self, outcome: Outcome) -> None:
+        self.done += 1
+        if outcome.status != STATUS_GRADED:
+            self.failed += 1
+        elif outcome.report and outcome.report["score"] < outcome.report["max_score"]:
+            self.lost += 1
+        elapsed = time.monotonic() - self.started
+        eta = elapsed / self.done * (self.total - self.done)
+        if self.tty:
+            width = 30
+            filled = int(width * self.done / max(self.total, 1))
+            line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
+                    f"  ETA {_clock(eta)}  failures {self.failed}  lost points {self.lost}  ")
+            self.stream.write(line + ("\n" if self.done == self.total else ""))
+        else:
+            what = (f"{_n(outcome.report['score'])}/{_n(outcome.report['max_score'])}" if outcome.report
+                    else f"{outcome.status}: {(outcome.error or '')[:120]}")
+            self.stream.write(f"[{self.done}/{self.total}] {outcome.job.student}: {what} "
+                              f"({outcome.seconds:.1f} s; failures {self.failed}; ETA {_clock(eta)})\n")
+        self.stream.flush()
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(round(seconds))
+    return f"{seconds // 60}:{seconds % 60:02d}"
+
+
+def _n(value) -> str:
+    value = float(value)
+    return str(int(value)) if value == int(value) else f"{value:g}"
+
+
+def run_batch(submissions_dir: str, assignment: Assignment, out_dir: str, *, assignment_ref: str,
+              jobs: int = 0, executor: str = "local", scheduler: str | None = None,
+              sandbox_mode: str = "auto", force: bool = False, retry_errors: bool = False,
+              progress_stream=None, log=print) -> BatchResult:
+    started = time.monotonic()
+    out_dir = os.path.abspath(out_dir)
+    os.makedirs(out_dir, exist_ok=True)
+    lock = _lock(out_dir)
+    try:
+        return _run_locked(submissions_dir, assignment, out_dir, started, assignment_ref=assignment_ref,
+                           jobs=jobs, executor=executor, scheduler=scheduler, sandbox_mode=sandbox_mode,
+                           force=force, retry_errors=retry_errors, progress_stream=progress_stream, log=log)
+    finally:
+        lock.close()
+
+
+class BatchBusy(Exception):
+    """Another batch is writing to the same results folder."""
+
+
+def _lock(out_dir: str):
+    """One batch per results folder at a time (the lock goes with the process, kill -9 included)."""
+    import fcntl
+
+    handle = open(os.path.join(out_dir, ".lock"), "w")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        raise BatchBusy(f"another grader batch is writing to {out_dir}") from None
+    return handle
+
+
+def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, started: float, *,
+                assignment_ref: str, jobs: int, executor: str, scheduler: str | None,
+                sandbox_mode: str, force: bool, retry_errors: bool, progress_stream, log) -> BatchResult:
+    found = classlist.discover(submissions_dir, staging=os.path.join(out_dir, ".staging"))
+    for note in found.skipped:
+        log(f"skipped {note}")
+    fingerprint = checks_fingerprint(assignment)
+    jobs = jobs or os.cpu_count() or 1
+    with Gradebook(os.path.join(out_dir, DB_NAME)) as book:
+        latest = book.latest(assignment.name)
+        todo: list[tuple[classlist.Entry, str]] = []
+        for entry in found.entries:
+            reason = why_grade(entry, latest.get(entry.student), fingerprint, assignment.version,
+                               force=force, retry_errors=retry_errors)
+            if reason:
+                todo.append((entry, reason))
+        skipped = len(found.entries) - len(todo)
+        log(f"{len(found.entries)} students in {submissions_dir}: {len(todo)} to grade, "
+            f"{skipped} unchanged since their last grading")
+        batch_id = book.begin_batch(submissions_dir=os.path.abspath(submissions_dir),
+                                    assignment=assignment.name, executor=executor, jobs=jobs,
+                                    students=len(found.entries))
+        by_student = {entry.student: (entry, reason) for entry, reason in todo}
+        timeout = assignment.submission_seconds + assignment.load_seconds + 60
+        job_list = [Job(student=e.student, path=e.path, assignment=assignment_ref,
+                        sandbox=sandbox_mode, timeout=timeout) for e, _ in todo]
+        progress = Progress(len(job_list), progress_stream)
+        warned: set[str] = set()
+        failed = 0
+
+        def done(outcome: Outcome) -> None:
+            nonlocal failed
+            entry, reason = by_student[outcome.job.student]
+            for warning in outcome.warnings:
+                if warning not in warned:
+                    warned.add(warning)
+                    log(warning)
+            failed += outcome.status != STATUS_GRADED
+            book.record(batch_id=batch_id, student=entry.student, source_path=entry.path,
+                        content_sha256=entry.sha256, assignment=assignment.name,
+                        assignment_version=assignment.version, checks_sha256=fingerprint,
+                        grader_version=__version__, status=outcome.status, report=outcome.report,
+                        max_score=assignment.max_score, error=outcome.error, reason=reason,
+                        started_at=_iso(outcome.started_at), finished_at=_iso(outcome.finished_at),
+                        seconds=outcome.seconds, worker=outcome.worker, meta=entry.meta())
+            write_student(out_dir, entry.student, outcome.status, outcome.report, outcome.error)
+            progress.update(outcome)
+
+        if job_list:
+            runner = (DaskExecutor(scheduler) if executor == "dask"
+                      else LocalExecutor(jobs, log_dir=os.path.join(out_dir, "logs")))
+            runner.run(job_list, done)
+        wall = time.monotonic() - started
+        book.finish_batch(batch_id, graded=len(job_list), skipped=skipped, wall_seconds=wall)
+        latest = book.latest(assignment.name)
+        current = [(entry, latest[entry.student]) for entry in found.entries if entry.student in latest]
+        write_outputs(out_dir, assignment, current)
+    return BatchResult(students=len(found.entries), graded=len(job_list), skipped=skipped,
+                       failed=failed, wall_seconds=time.monotonic() - started, out_dir=out_dir)
+
+
+def _iso(timestamp: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(timestamp)) + f".{int(timestamp * 1000) % 1000:03d}"
+
+
+def student_dir(out_dir: str, student: str) -> str:
+    return os.path.join(out_dir, "students", student)
+
+
+def write_student(out_dir: str, student: str, status: str, report: dict | None, error: str | None) -> None:
+    folder = student_dir(out_dir, student)
+    if report is not None:
+        write_atomic(os.path.join(folder, "report.json"), json.dumps(report, indent=2) + "\n")
+    else:
+        stale = os.path.join(folder, "report.json")
+        if os.path.exists(stale):
+            os.unlink(stale)
+    text = (markdown.render(report) if report is not None
+            else feedback_html.not_graded_markdown(student, status, error))
+    write_atomic(os.path.join(folder, "feedback.md"), text)
+    write_atomic(os.path.join(folder, "feedback.html"), feedback_html.page(student, report, status=status, error=error))
+
+
+def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> None:
+    """Everything derived from the gradebook's latest runs of the students in the folder."""
+    for entry, run in current:
+        report_path = os.path.join(student_dir(out_dir, entry.student), "report.json")
+        expected = json.dumps(run.report, indent=2) + "\n" if run.report else None
+        if expected is not None:
+            try:
+                with open(report_path, encoding="utf-8") as handle:
+                    same = handle.read() == expected
+            except OSError:
+                same = False
+            if not same:
+                write_student(out_dir, entry.student, run.status, run.report, run.error)
+        elif not os.path.exists(os.path.join(student_dir(out_dir, entry.student), "feedback.md")):
+            write_student(out_dir, entry.student, run.status, run.report, run.error)
+    write_atomic(os.path.join(out_dir, "grades.csv"), grades_csv(assignment, current))
+    write_atomic(os.path.join(out_dir, "canvas_gradebook.csv"), canvas_csv(assignment, current))
+    rows = [classreport.Row(student=entry.student, status=run.status, score=run.score,
+                            max_score=run.max_score, seconds=run.seconds or 0.0, report=run.report,
+                            error=run.error) for entry, run in current]
+    links = {entry.student: f"students/{entry.student}/feedback.html" for entry, _ in current}
+    page = classreport.render(rows, title=assignment.title,
+                              problems=[(p.id, p.points) for p in assignment.problems],
+                              max_score=assignment.max_score, generated=now(), links=links)
+    write_atomic(os.path.join(out_dir, "report.html"), page)
+    _sweep(out_dir)
+
+
+def _sweep(out_dir: str) -> None:
+    """Remove what a killed batch may have left half-made: our temporary files and folders."""
+    staging = os.path.join(out_dir, ".staging")
+    if os.path.isdir(staging):
+        for name in os.listdir(staging):
+            if name.startswith((".stage-", ".old-")):
+                shutil.rmtree(os.path.join(staging, name), ignore_errors=True)
+    for folder in [out_dir] + [os.path.join(out_dir, "students", s) for s in
+                               (os.listdir(os.path.join(out_dir, "students"))
+                                if os.path.isdir(os.path.join(out_dir, "students")) else [])]:
+        for name in os.listdir(folder) if os.path.isdir(folder) else []:
+            if name.startswith(".tmp-"):
+                os.unlink(os.path.join(folder, name))
+
+
+def grade_status(run: Run) -> str:
+    if run.status != STATUS_GRADED:
+        return run.status
+    return "full marks" if run.score >= run.max_score else "points lost"
+
+
+def grades_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> str:
+    problems = [p.id for p in assignment.problems]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["student", "total", *problems, "status"])
+    for entry, run in sorted(current, key=lambda item: item[0].student):
+        scores = (run.report or {}).get("problems", {})
+        row = [entry.student, _n(run.score), *[_n(scores.get(p, {}).get("score", 0)) for p in problems],
+               grade_status(run)]
+        writer.writerow([_csv_safe(cell) for cell in row])
+    return buffer.getvalue()
+
+
+def canvas_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> str:
+    """Canvas's gradebook import format: Student, ID, SIS User ID, SIS Login ID, Section, then one
+    column per assignment ("Name (id)" in exports; a new name creates a new assignment column), with
+    a "Points Possible" row. ID is the Canvas user id when the download gave one; otherwise the
+    student id goes in SIS User ID for Canvas to match."""
+    column = f"{assignment.title} ({assignment.name})"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
+    writer.writerow(["    Points Possible", "", "", "", "", _n(assignment.max_score)])
+    for entry, run in sorted(current, key=lambda item: item[0].student):
+        members = entry.members or [{}]
+        for member in members:
+            name = member.get("name") or entry.name or entry.student
+            sis = member.get("sid") or ("" if entry.canvas_id else entry.student)
+            writer.writerow([_csv_safe(c) for c in (name, entry.canvas_id, sis, member.get("email", ""), "",
+                                                    _n(run.score))])
+    return buffer.getvalue()
+
+
+def _csv_safe(cell: str) -> str:
+    """No spreadsheet formula injection through a student's file name."""
+    cell = str(cell)
+    return "'" + cell if cell[:1] in ("=", "+", "-", "@") and not _is_number(cell) else cell
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return False
+
+
+# ------------------------------------------------------------------ history
+
+def history_text(out_dir: str, student: str) -> str | None:
+    path = os.path.join(out_dir, DB_NAME)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no gradebook at {path}; run grader batch first")
+    from grader.gradebook import explain
+
+    with Gradebook(path) as book:
+        runs = book.history(student)
+        if not runs:
+            return None
+        lines = [f"history of {student}: {len(runs)} run{'s' if len(runs) != 1 else ''}"]
+        for index, run in enumerate(runs):
+            lines.append(f"run {run.id}  {run.finished_at}  {run.assignment} {run.assignment_version}"
+                         f"  grader {run.grader_version}  content {run.content_sha256[:10]}"
+                         f"  {run.status}  {_n(run.score)} / {_n(run.max_score)}  ({run.reason}; "
+                         f"{run.seconds or 0:.2f} s)")
+            if run.error:
+                lines.append(f"    error: {run.error}")
+            if index:
+                previous = runs[index - 1]
+                lines.append(f"    what changed since run {previous.id}, and why:")
+                lines += [f"      {line}" for line in explain(previous, run)]
+        return "\n".join(lines)

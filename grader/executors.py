@@ -1,0 +1,363 @@
+"""Where the submissions of a batch are graded: local grading processes, or a Dask cluster.
+
+``grade()`` runs the assignment's pytest checks inside the calling process, so parallel grading
+needs separate processes. Locally, each of N slots keeps one long-lived grading process
+(``python -m grader.executors``) that grades one submission per request, exactly as
+``grader run`` does (the same ``grade()`` call, the same sandbox); it saves the interpreter and
+import start-up per submission (about half of the time of a ``grader run``). A grading process
+that dies is replaced and the submission tried once more; one that exceeds the submission's
+wall-clock allowance is killed and the submission recorded as ``timeout``. Either way only that
+submission is affected.
+
+On Dask (``--executor dask --scheduler ADDRESS``) each task receives the submission's bytes
+(workers need not share a file system), rebuilds it under its own name in a temporary folder and
+runs ``grader run`` there as a subprocess, so the sandbox applies on the worker and the
+report is the same as a local one (its ``submission.path`` is set back to the original path).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import select
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+
+STATUS_GRADED, STATUS_UNREADABLE, STATUS_TIMEOUT, STATUS_ERROR = "graded", "unreadable", "timeout", "grader-error"
+RECYCLE_AFTER = 200          # a grading process is replaced after this many submissions
+STARTUP_SECONDS = 60
+
+
+@dataclass
+class Job:
+    student: str
+    path: str
+    assignment: str          # the assignment's folder
+    sandbox: str
+    timeout: float           # wall-clock seconds allowed for the whole submission
+
+
+@dataclass
+class Outcome:
+    job: Job
+    status: str
+    report: dict | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    started_at: float = 0.0
+    finished_at: float = 0.0
+    worker: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+# ------------------------------------------------------------------ the grading process
+
+def serve() -> None:
+    """The grading process: one JSON request per line on stdin, one JSON answer per line on the
+    private channel (fd given in GRADER_CHANNEL_FD). Anything else printed goes to stderr."""
+    channel = os.fdopen(int(os.environ["GRADER_CHANNEL_FD"]), "w", encoding="utf-8")
+    os.dup2(2, 1)
+    _die_with_parent()
+    from grader import assignment as assignments
+    from grader.grading import GraderFailure, grade
+    from grader.sandbox import SandboxUnavailable
+    from grader.submission import SubmissionError
+
+    loaded: dict[str, object] = {}
+    for line in sys.stdin:
+        request = json.loads(line)
+        warnings: list[str] = []
+        answer: dict
+        try:
+            if request["assignment"] not in loaded:
+                loaded[request["assignment"]] = assignments.find(request["assignment"])
+            report = grade(request["path"], loaded[request["assignment"]], sandbox_mode=request["sandbox"],
+                           on_warning=warnings.append)
+            answer = {"status": STATUS_GRADED, "report": report}
+        except SubmissionError as exc:
+            answer = {"status": STATUS_UNREADABLE, "error": str(exc)}
+        except (GraderFailure, SandboxUnavailable) as exc:
+            answer = {"status": STATUS_ERROR, "error": f"{type(exc).__name__}: {exc}"}
+        except Exception as exc:  # noqa: BLE001 - a bug of ours costs this submission only
+            answer = {"status": STATUS_ERROR, "error": f"internal failure: {type(exc).__name__}: {exc}"}
+        answer["warnings"] = warnings
+        channel.write(json.dumps(answer) + "\n")
+        channel.flush()
+
+
+def _die_with_parent() -> None:
+    """Linux: get SIGKILL when the batch process dies (kill -9 included), so nothing lingers."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGKILL)   # PR_SET_PDEATHSIG
+        if os.getppid() == 1:
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class GradingProcess:
+    """The batch's handle on one grading process."""
+
+    def __init__(self, name: str, log_path: str | None):
+        self.name = name
+        self.log_path = log_path
+        self.process: subprocess.Popen | None = None
+        self.channel = None
+        self.done = 0
+
+    def start(self) -> None:
+        read_fd, write_fd = os.pipe()
+        log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
+        env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "grader.executors"], stdin=subprocess.PIPE,
+                stdout=log, stderr=log, pass_fds=(write_fd,), env=env, start_new_session=True,
+                text=True)
+        finally:
+            os.close(write_fd)
+            if log is not subprocess.DEVNULL:
+                log.close()
+        self.channel = os.fdopen(read_fd, "rb", buffering=0)
+        self.done = 0
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is None:
+            return
+        try:
+            os.killpg(process.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        process.wait()
+        if process.stdin:
+            process.stdin.close()
+        if self.channel:
+            self.channel.close()
+            self.channel = None
+
+    def grade(self, job: Job) -> Outcome:
+        started = time.time()
+        for attempt in (1, 2):
+            if self.process is None or self.process.poll() is not None or self.done >= RECYCLE_AFTER:
+                self.stop()
+                self.start()
+            request = {"path": job.path, "assignment": job.assignment, "sandbox": job.sandbox}
+            try:
+                self.process.stdin.write(json.dumps(request) + "\n")
+                self.process.stdin.flush()
+                line = self._read_line(time.monotonic() + job.timeout)
+            except TimeoutError:
+                self.stop()
+                return _outcome(job, STATUS_TIMEOUT, started, self.name,
+                                error=f"grading took longer than {job.timeout:g} s; stopped")
+            except (EOFError, BrokenPipeError, OSError) as exc:
+                code = self.process.poll() if self.process else None
+                self.stop()
+                if attempt == 1:
+                    continue
+                return _outcome(job, STATUS_ERROR, started, self.name,
+                                error=f"the grading process died twice (exit {code}; {type(exc).__name__})")
+            self.done += 1
+            answer = json.loads(line)
+            return _outcome(job, answer["status"], started, self.name, report=answer.get("report"),
+                            error=answer.get("error"), warnings=answer.get("warnings", []))
+        raise AssertionError("unreachable")
+
+    def _read_line(self, deadline: float) -> bytes:
+        chunks = []
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            ready, _, _ = select.select([self.channel], [], [], left)
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(self.channel.fileno(), 1 << 20)
+            if not chunk:
+                raise EOFError
+            chunks.append(chunk)
+            if chunk.endswith(b"\n"):
+                return b"".join(chunks)
+
+
+def _outcome(job: Job, status: str, started: float, worker: str, **fields) -> Outcome:
+    finished = time.time()
+    return Outcome(job=job, status=status, seconds=finished - started, started_at=started,
+                   finished_at=finished, worker=worker, **fields)
+
+
+class LocalExecutor:
+    """N slots, each a thread that owns one grading process."""
+
+    name = "local"
+
+    def __init__(self, jobs: int, log_dir: str | None = None):
+        self.jobs = max(1, jobs)
+        self.log_dir = log_dir
+        if log_dir:
+            os.makedirs(log_dir, exist_ok=True)
+        self._stop = threading.Event()
+
+    def run(self, jobs: list[Job], on_done) -> None:
+        """Grade every job; ``on_done(outcome)`` is called in this thread, one at a time."""
+        todo: queue.Queue = queue.Queue()
+        for job in jobs:
+            todo.put(job)
+        results: queue.Queue = queue.Queue()
+        slots = [GradingProcess(f"local-{i}", os.path.join(self.log_dir, f"grading-{i}.log")
+                                if self.log_dir else None) for i in range(min(self.jobs, len(jobs)))]
+
+        def work(slot: GradingProcess) -> None:
+            try:
+                while not self._stop.is_set():
+                    try:
+                        job = todo.get_nowait()
+                    except queue.Empty:
+                        return
+                    results.put(slot.grade(job))
+            except BaseException as exc:  # noqa: BLE001 - reported to the main thread
+                results.put(exc)
+            finally:
+                slot.stop()
+
+        threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in slots]
+        for thread in threads:
+            thread.start()
+        try:
+            for _ in range(len(jobs)):
+                item = results.get()
+                if isinstance(item, BaseException):
+                    raise item
+                on_done(item)
+        finally:
+            self._stop.set()
+            for slot in slots:
+                slot.stop()
+            for thread in threads:
+                thread.join(timeout=5)
+
+
+# ------------------------------------------------------------------ Dask
+
+def pack(path: str) -> dict:
+    """A submission as data: its name, and each file's relative path and bytes."""
+    path = os.path.abspath(path)
+    if os.path.isfile(path):
+        with open(path, "rb") as handle:
+            return {"name": os.path.basename(path), "kind": "file", "files": [["", handle.read()]]}
+    files = []
+    for top, dirs, names in os.walk(path):
+        dirs.sort()
+        for name in sorted(names):
+            full = os.path.join(top, name)
+            if os.path.islink(full) or not os.path.isfile(full):
+                continue
+            with open(full, "rb") as handle:
+                files.append([os.path.relpath(full, path), handle.read()])
+    return {"name": os.path.basename(path.rstrip(os.sep)), "kind": "dir", "files": files}
+
+
+def grade_packed(packed: dict, assignment: str, sandbox_mode: str, timeout: float) -> dict:
+    """Runs on a Dask worker: rebuild the submission in a temporary folder and grade it with
+    ``grader run`` in a subprocess (so the sandbox applies and the worker's threads are not
+    shared with pytest). Returns a plain dict: status, report, error, seconds, worker."""
+    import socket
+
+    started = time.time()
+    with tempfile.TemporaryDirectory(prefix="grader-dask-") as temporary:
+        target = os.path.join(temporary, packed["name"])
+        if packed["kind"] == "file":
+            with open(target, "wb") as handle:
+                handle.write(packed["files"][0][1])
+        else:
+            os.makedirs(target)
+            for relative, data in packed["files"]:
+                full = os.path.join(target, relative)
+                os.makedirs(os.path.dirname(full), exist_ok=True)
+                with open(full, "wb") as handle:
+                    handle.write(data)
+        out = os.path.join(temporary, "report.json")
+        command = [sys.executable, "-m", "grader", "run", target, "--assignment", assignment,
+                   "--sandbox", sandbox_mode, "--json", out, "--quiet"]
+        answer: dict = {"worker": f"dask:{socket.gethostname()}:{os.getpid()}"}
+        try:
+            done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                                  stdin=subprocess.DEVNULL, start_new_session=True)
+        except subprocess.TimeoutExpired:
+            answer.update(status=STATUS_TIMEOUT, error=f"grading took longer than {timeout:g} s; stopped")
+        else:
+            if done.returncode in (0, 1) and os.path.isfile(out):
+                with open(out, encoding="utf-8") as handle:
+                    answer.update(status=STATUS_GRADED, report=json.load(handle))
+            elif done.returncode == 2:
+                answer.update(status=STATUS_UNREADABLE, error=_last_line(done.stderr).removeprefix("grader: "))
+            else:
+                answer.update(status=STATUS_ERROR,
+                              error=f"grader run exited {done.returncode}: {_last_line(done.stderr)}")
+    answer["seconds"] = time.time() - started
+    answer["started_at"] = started
+    return answer
+
+
+def _last_line(text: str) -> str:
+    lines = [line for line in (text or "").splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
+class DaskExecutor:
+    """Every submission a task on a Dask distributed cluster."""
+
+    name = "dask"
+
+    def __init__(self, scheduler: str):
+        try:
+            from distributed import Client
+        except ImportError:
+            raise RuntimeError("--executor dask needs the 'distributed' package: "
+                               "pip install 'grader[dask]'") from None
+        self.client = Client(scheduler, timeout="30s")
+
+    def run(self, jobs: list[Job], on_done) -> None:
+        from distributed import as_completed
+
+        futures = {}
+        try:
+            for job in jobs:
+                future = self.client.submit(grade_packed, pack(job.path), job.assignment, job.sandbox,
+                                            job.timeout, key=f"grade-{job.student}-{time.time_ns()}",
+                                            pure=False, retries=1)
+                futures[future] = job
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    answer = future.result()
+                except Exception as exc:  # noqa: BLE001 - a lost worker costs this submission only
+                    now = time.time()
+                    on_done(Outcome(job=job, status=STATUS_ERROR, error=f"dask task failed: {exc}",
+                                    started_at=now, finished_at=now, worker="dask"))
+                    continue
+                report = answer.get("report")
+                if report:
+                    report["submission"]["path"] = os.path.abspath(job.path)
+                on_done(Outcome(job=job, status=answer["status"], report=report, error=answer.get("error"),
+                                seconds=answer["seconds"], started_at=answer["started_at"],
+                                finished_at=answer["started_at"] + answer["seconds"],
+                                worker=answer["worker"]))
+        finally:
+            for future in futures:
+                future.cancel()
+            self.client.close()
+
+
+if __name__ == "__main__":
+    serve()

@@ -1,0 +1,184 @@
+"""``grader validate NAME``: proof that an assignment's checks are right and strong enough.
+
+1. The reference solution gets full marks, twice, with identical reports (timings aside).
+2. Each problem's checks add up to the points assignment.toml gives it.
+3. Every mutant in ``assignments/NAME/mutants/`` (a wrong variant of the reference) loses points
+   in its own problem and nowhere else, and, when its entry names one, the feedback of that
+   problem's failed checks contains the diagnosis that names the bug.
+
+Mutant format: ``mutants/mutants.toml`` lists ``[[mutant]]`` entries (``name``, ``problem``,
+``bug``, optional ``feedback``); folder ``mutants/NAME/`` holds only the module file(s) that
+differ from the reference. A mutant is graded as the reference folder with those files laid
+over it, in this process, one after another, exactly like a student's submission.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+import tomllib
+from dataclasses import dataclass, field
+from typing import Callable
+
+from grader import report
+from grader.assignment import Assignment, AssignmentError
+from grader.grading import grade
+
+INDEX = "mutants.toml"
+
+
+@dataclass
+class Mutant:
+    name: str
+    problem: str
+    bug: str
+    feedback: str | None
+    folder: str
+
+
+@dataclass
+class MutantVerdict:
+    mutant: Mutant
+    caught: bool = False          # lost points in its own problem and nowhere else
+    named: bool = True            # the declared diagnosis appeared in the feedback
+    lost: dict[str, float] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)  # why it does not count as caught / named
+
+
+def comparable(result: dict) -> str:
+    """A report without the parts that may differ between two gradings (timings)."""
+    clean = dict(result)
+    clean.pop("execution_time", None)
+    return json.dumps(clean, sort_keys=True)
+
+
+def load_mutants(assignment: Assignment) -> list[Mutant]:
+    """The assignment's mutants, in index order; AssignmentError if index and folders disagree."""
+    folder = os.path.join(assignment.folder, "mutants")
+    index = os.path.join(folder, INDEX)
+    if not os.path.isfile(index):
+        if os.path.isdir(folder) and any(os.path.isdir(os.path.join(folder, n)) for n in os.listdir(folder)):
+            raise AssignmentError(f"{folder} holds mutant folders but no {INDEX} saying which "
+                                  "problem each one belongs to")
+        return []
+    try:
+        with open(index, "rb") as handle:
+            entries = tomllib.load(handle).get("mutant", [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AssignmentError(f"{index} cannot be read: {exc}") from None
+    known = {p.id for p in assignment.problems}
+    mutants, errors = [], []
+    for entry in entries:
+        name, problem = str(entry.get("name", "")), str(entry.get("problem", ""))
+        where = os.path.join(folder, name)
+        if not name or not os.path.isdir(where):
+            errors.append(f"mutant {name!r} has no folder {where}")
+        elif problem not in known:
+            errors.append(f"mutant {name}: problem {problem!r} is not in assignment.toml")
+        elif not any(f.endswith(".py") for f in os.listdir(where)):
+            errors.append(f"mutant {name}: its folder holds no .py file")
+        else:
+            mutants.append(Mutant(name, problem, str(entry.get("bug", "")),
+                                  entry.get("feedback"), where))
+    listed = {m.name for m in mutants} | {str(e.get("name", "")) for e in entries}
+    for name in sorted(os.listdir(folder)):
+        if os.path.isdir(os.path.join(folder, name)) and name not in listed and not name.startswith((".", "_")):
+            errors.append(f"mutants/{name} is not listed in {INDEX}")
+    if len({m.name for m in mutants}) != len(mutants):
+        errors.append(f"{INDEX} lists a mutant twice")
+    if errors:
+        raise AssignmentError("; ".join(errors))
+    return mutants
+
+
+def build_mutant(mutant: Mutant, reference_dir: str, into: str) -> str:
+    """A submission folder: the reference with the mutant's files laid over it."""
+    target = os.path.join(into, mutant.name)
+    shutil.copytree(reference_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for name in os.listdir(mutant.folder):
+        source = os.path.join(mutant.folder, name)
+        if os.path.isfile(source) and name.endswith(".py"):
+            shutil.copy(source, os.path.join(target, name))
+    return target
+
+
+def judge_mutant(mutant: Mutant, expected: dict, result: dict) -> MutantVerdict:
+    """Caught means: fewer points than the reference in its own problem, the same elsewhere."""
+    verdict = MutantVerdict(mutant)
+    for problem_id, full in expected["problems"].items():
+        got = result["problems"][problem_id]["score"]
+        if got != full["score"]:
+            verdict.lost[problem_id] = round(full["score"] - got, 4)
+    others = sorted(p for p in verdict.lost if p != mutant.problem)
+    if mutant.problem not in verdict.lost:
+        verdict.problems.append(f"kept all points of {mutant.problem}")
+    if others:
+        verdict.problems.append("also lost points in " + ", ".join(others))
+    verdict.caught = not verdict.problems
+    if mutant.feedback:
+        outputs = "\n".join(t["output"] for t in result["tests"]
+                            if t["tags"] == [mutant.problem] and t["status"] != "passed")
+        if mutant.feedback.lower() not in outputs.lower():
+            verdict.named = False
+            verdict.problems.append(f"the feedback does not say {mutant.feedback!r}")
+    return verdict
+
+
+def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
+             on_warning: Callable[[str], None] | None = None,
+             out: Callable[[str], None] = print) -> bool:
+    """Run every step, print what it found; True when the assignment passes validation."""
+    started = time.perf_counter()
+    first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
+    second = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode)
+    failures = []
+    if first["score"] != first["max_score"]:
+        failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
+                        + report.terminal(first))
+    if first["grader"]["check_errors"]:
+        failures.append("checks that errored on the reference: " + ", ".join(first["grader"]["check_errors"]))
+    reproducible = comparable(first) == comparable(second)
+    if not reproducible:
+        failures.append("grading the reference twice gave different reports")
+    for problem in assignment.problems:
+        got = first["problems"][problem.id]["max_score"]
+        if got != problem.points:
+            failures.append(f"problem {problem.id}: its checks add up to {got} points, "
+                            f"assignment.toml gives {problem.points:g}")
+    out(f"reference: {first['score']} / {first['max_score']} "
+        f"({len(first['tests'])} checks, {first['execution_time']:.2f} s, sandbox {first['grader']['sandbox']})")
+    out(f"reproducible: {'yes' if reproducible else 'NO'}")
+
+    mutants = load_mutants(assignment)
+    if mutants:
+        verdicts = []
+        with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
+            for mutant in mutants:
+                folder = build_mutant(mutant, assignment.reference_dir, scratch)
+                result = grade(folder, assignment, sandbox_mode=sandbox_mode)
+                verdict = judge_mutant(mutant, first, result)
+                verdicts.append(verdict)
+                lost = ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "nothing lost"
+                mark = "ok  " if verdict.caught and verdict.named else "MISS"
+                out(f"  {mark} {mutant.name:<40} {result['execution_time']:5.2f} s  {lost}"
+                    + (f"  ({'; '.join(verdict.problems)})" if verdict.problems else ""))
+        caught = sum(v.caught for v in verdicts)
+        named = sum(v.named for v in verdicts if v.mutant.feedback)
+        declared = sum(1 for v in verdicts if v.mutant.feedback)
+        by_problem = {p.id: sum(1 for m in mutants if m.problem == p.id) for p in assignment.problems}
+        out("mutants per problem: " + ", ".join(f"{p} {n}" for p, n in by_problem.items()))
+        out(f"mutants caught: {caught}/{len(mutants)}")
+        out(f"diagnosis named: {named}/{declared}")
+        for verdict in verdicts:
+            if not verdict.caught or not verdict.named:
+                failures.append(f"mutant {verdict.mutant.name} ({verdict.mutant.bug}): "
+                                + "; ".join(verdict.problems))
+    else:
+        out("mutants: none (add assignments/NAME/mutants/ to prove the checks catch bugs)")
+    for failure in failures:
+        out(f"FAIL: {failure}")
+    out(f"validate: {'FAILED' if failures else 'ok'} ({time.perf_counter() - started:.1f} s)")
+    return not failures
