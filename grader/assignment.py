@@ -94,15 +94,19 @@ def available() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def find(name_or_path: str | None) -> Assignment:
-    """The assignment named, or at a path, or the only one installed when none is named."""
+def find(name_or_path: str | None, submission: str | None = None) -> Assignment:
+    """The assignment named, or at a path; when none is named, the only one installed or the
+    one whose function and class names the submission defines."""
     if name_or_path is None:
         names = available()
-        if len(names) != 1:
+        if len(names) == 1:
+            name_or_path = names[0]
+        elif submission is not None and names:
+            return detect(submission, [find(name) for name in names])
+        else:
             listing = ", ".join(names) or "none"
             raise AssignmentError(f"several assignments are installed ({listing}); "
                                   "choose one with --assignment NAME")
-        name_or_path = names[0]
     if os.path.isfile(os.path.join(name_or_path, "assignment.toml")):
         return load(name_or_path)
     for folder in search_path():
@@ -111,6 +115,31 @@ def find(name_or_path: str | None) -> Assignment:
             return load(candidate)
     raise AssignmentError(f"no assignment named {name_or_path!r} (installed: "
                           f"{', '.join(available()) or 'none'}); pass a name or a folder with assignment.toml")
+
+
+def detect(submission_path: str, candidates: list[Assignment]) -> Assignment:
+    """The candidate most of whose required names the submission defines (at top level, in
+    any file), when that is unambiguous."""
+    from grader.submission import SubmissionError, open_submission
+
+    try:
+        submission = open_submission(submission_path)
+    except SubmissionError:
+        return candidates[0]  # grading reports the submission's own problem, with its fix
+    try:
+        defined = submission.defined_names()
+    finally:
+        submission.close()
+    scored = []
+    for candidate in candidates:
+        wanted = {name for problem in candidate.problems for name in problem.functions}
+        scored.append((len(wanted & defined) / len(wanted) if wanted else 0.0, candidate.name, candidate))
+    scored.sort(key=lambda item: (-item[0], item[1]))
+    if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        listing = ", ".join(c.name for c in candidates)
+        raise AssignmentError(f"cannot tell from its function names which assignment "
+                              f"{submission_path} is ({listing}); choose one with --assignment NAME")
+    return scored[0][2]
 
 
 def load(folder: str) -> Assignment:

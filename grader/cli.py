@@ -76,7 +76,7 @@ def _warn(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    assignment = assignments.find(args.assignment)
+    assignment = assignments.find(args.assignment, submission=args.submission)
     result = grade(args.submission, assignment, sandbox_mode=args.sandbox,
                    public_only=args.public, on_warning=_warn)
     if args.json:

@@ -80,6 +80,23 @@ class Submission:
     def problems(self) -> list[str]:
         return [p for s in self.sources for p in s.problems]
 
+    def defined_names(self) -> set[str]:
+        """Names defined at the top level of any file (def, class, assignment): what the
+        assignment is recognised by."""
+        names: set[str] = set()
+        for source in self.sources:
+            for unit in source.units:
+                try:
+                    tree = ast.parse(unit.code)
+                except (SyntaxError, ValueError, RecursionError, MemoryError):
+                    continue
+                for node in tree.body:
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                        names.add(node.name)
+                    elif isinstance(node, ast.Assign):
+                        names.update(t.id for t in node.targets if isinstance(t, ast.Name))
+        return names
+
     def close(self) -> None:
         if self.temp_dir:
             shutil.rmtree(self.temp_dir, ignore_errors=True)
