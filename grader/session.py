@@ -59,6 +59,7 @@ class CallResult:
     args_after: list | None = None
     callables: list = field(default_factory=list)
     standins_used: list = field(default_factory=list)
+    method: bool = False  # for getattr: the attribute is a method (call it through the target)
 
     @property
     def ok(self) -> bool:
@@ -237,6 +238,7 @@ class Session:
         self.load_notes: list[str] = []
         self.functions: dict[str, dict | None] = {}
         self.restarts = 0
+        self.generation = 0  # counts workers started: an object handle lives in one of them
         self.strikes: dict[str, int] = {}
         self.started_at = time.monotonic()
         self.loaded_once = False
@@ -304,6 +306,7 @@ class Session:
         return self._exit
 
     def _spawn(self) -> None:
+        self.generation += 1
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         out_r, out_w = os.pipe()
@@ -484,9 +487,15 @@ class Session:
 
     def call(self, function: str, args: list, kwargs: dict | None = None, *, seed: int = 0,
              time_limit: float = 10.0, standins: dict[str, Callable] | None = None,
-             return_args: bool = False) -> CallResult:
-        """Run ``function(*args, **kwargs)`` in the worker; never raises for student faults."""
-        result = CallResult(function)
+             return_args: bool = False, target: wire.Handle | None = None,
+             op: str = "call", value: object = None) -> CallResult:
+        """Run ``function(*args, **kwargs)`` in the worker; never raises for student faults.
+
+        With ``target`` (an object living in the worker), ``function`` is one of its methods;
+        ``op="getattr"`` reads the attribute of that name and ``op="setattr"`` sets it to
+        ``value``."""
+        label = f"{target.type_name}.{function}" if target is not None else function
+        result = CallResult(label)
         if self.budget_left() <= 0:
             result.error = {"type": "Budget", "message": "the submission's time budget of "
                             f"{self.budget_seconds:g} s was used up before this check ran"}
@@ -496,21 +505,29 @@ class Session:
         except WorkerLost as lost:
             result.error = {"type": "Crashed", "message": str(lost)}
             return result
-        if self.functions.get(function) is None:
+        if target is not None and target.generation != self.generation:
+            result.error = {"type": "Crashed", "message": f"the {target.type_name} object was lost "
+                            "when the worker was restarted after an earlier failure"}
+            return result
+        if target is None and self.functions.get(function) is None:
             result.error = {"type": "NotFound", "message": f"{function} is not defined in the submission"}
             return result
+        function, method = label, function
         if self.strikes.get(function, 0) >= STRIKES:
             result.error = {"type": "Timeout", "message": f"{function} was not run: it ran past its "
                             f"time limit in {STRIKES} earlier checks"}
             return result
         time_limit = min(time_limit, max(self.budget_left(), 0.05))
         disabled = sorted(n for n in self.strikes if n != function and n not in (standins or {}))
-        request = {"op": "call", "func": function, "seed": int(seed), "time_limit": time_limit,
+        request = {"op": op, "func": method, "seed": int(seed), "time_limit": time_limit,
                    "standins": sorted(standins or {}), "return_args": return_args,
-                   "disabled": disabled}
+                   "disabled": disabled, "target": target.id if target is not None else None}
+        payload = {"args": list(args), "kwargs": dict(kwargs or {})}
+        if op == "setattr":
+            payload["value"] = value
         deadline = time.monotonic() + time_limit + GRACE_SECONDS
         try:
-            self._send(request, {"args": list(args), "kwargs": dict(kwargs or {})})
+            self._send(request, payload)
             while True:
                 event = self._receive(deadline, f"running {function}")
                 if event.get("event") == "standin":
@@ -537,7 +554,8 @@ class Session:
             else:
                 result.error = {"type": "Crashed", "message": f"{lost}"}
             return result
-        result.value = event.get("value")
+        result.value = _stamp(event.get("value"), self.generation)
+        result.method = event.get("method") is True
         result.error = _error_dict(event.get("error"))
         if result.error and result.error.get("type") == "Timeout":
             self.strikes[function] = self.strikes.get(function, 0) + 1
@@ -577,6 +595,19 @@ class Session:
             self._send({"op": "standin-error", "message": f"reference {name} failed: {exc}"})
             return
         self._send({"op": "standin-result"}, {"value": value})
+
+
+def _stamp(value: object, generation: int) -> object:
+    """Mark every object handle in a result with the worker it lives in."""
+    if isinstance(value, wire.Handle):
+        value.generation = generation
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _stamp(item, generation)
+    elif isinstance(value, dict):
+        for item in value.values():
+            _stamp(item, generation)
+    return value
 
 
 def _text(value: object) -> str:

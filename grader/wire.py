@@ -58,6 +58,29 @@ class Foreign:
         return f"<{self.type_name} object{': ' + self.text if self.text else ''}>"
 
 
+class Handle:
+    """An object that lives in the worker (an instance of a student's class), by reference.
+
+    Only its number crosses the boundary; the grader can call its methods and read its
+    attributes through the worker, and hand it back as an argument."""
+
+    __slots__ = ("id", "type_name", "generation")
+
+    def __init__(self, ident: int, type_name: str, generation: int | None = None) -> None:
+        self.id = ident
+        self.type_name = type_name
+        self.generation = generation  # which worker it lives in (set by the grader's session)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Handle) and other.id == self.id
+
+    def __hash__(self) -> int:
+        return hash(("handle", self.id))
+
+    def __repr__(self) -> str:
+        return f"<{self.type_name} object #{self.id} in the worker>"
+
+
 class FunctionSpec:
     """A callable the worker builds on its own side from a named factory (grader -> worker)."""
 
@@ -97,7 +120,7 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def encode(value: object, blobs: list[bytes], depth: int = 0) -> object:
+def encode(value: object, blobs: list[bytes], depth: int = 0, keep: Callable[[object], int | None] | None = None) -> object:
     """Turn a value into JSON-able data, appending array bytes to ``blobs``."""
     if depth > MAX_DEPTH:
         return {"$": "object", "type": "nesting too deep", "repr": ""}
@@ -126,16 +149,22 @@ def encode(value: object, blobs: list[bytes], depth: int = 0) -> object:
         blobs.append(_npy_bytes(array))
         return {"$": "np", "blob": len(blobs) - 1}
     if type(value) in (list, tuple):
-        items = [encode(item, blobs, depth + 1) for item in value]
+        items = [encode(item, blobs, depth + 1, keep) for item in value]
         return items if type(value) is list else {"$": "tuple", "items": items}
     if type(value) is dict:
         if not all(type(k) is str for k in value):
             return {"$": "object", "type": "dict with non-string keys", "repr": _safe_repr(value)}
-        return {"$": "dict", "items": [[k, encode(v, blobs, depth + 1)] for k, v in value.items()]}
+        return {"$": "dict", "items": [[k, encode(v, blobs, depth + 1, keep)] for k, v in value.items()]}
     if isinstance(value, FunctionSpec):
         return {"$": "fn", "name": value.name, "params": encode(dict(value.params), blobs, depth + 1)}
     if isinstance(value, Foreign):
         return {"$": "object", "type": value.type_name, "repr": value.text}
+    if isinstance(value, Handle):
+        return {"$": "handle", "id": value.id, "type": value.type_name}
+    if keep is not None:
+        ident = keep(value)
+        if ident is not None:
+            return {"$": "handle", "id": ident, "type": type(value).__qualname__}
     return {"$": "object", "type": _type_name(value), "repr": _safe_repr(value)}
 
 
@@ -158,7 +187,8 @@ def _load_array(raw: bytes) -> np.ndarray:
     return array
 
 
-def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | None = None) -> object:
+def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | None = None,
+           resolve: Callable[[int], object] | None = None) -> object:
     """Rebuild a value from its wire form, accepting plain data only."""
     budget = budget or _Budget()
     budget.items += 1
@@ -177,7 +207,7 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
             raise WireError("string too long")
         return data
     if type(data) is list:
-        return [decode(item, blobs, depth + 1, budget) for item in data]
+        return [decode(item, blobs, depth + 1, budget, resolve) for item in data]
     if type(data) is not dict:
         raise WireError(f"unexpected {type(data).__name__} on the wire")
     tag = data.get("$")
@@ -200,7 +230,7 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
         items = data.get("items")
         if type(items) is not list:
             raise WireError("bad tuple")
-        return tuple(decode(item, blobs, depth + 1, budget) for item in items)
+        return tuple(decode(item, blobs, depth + 1, budget, resolve) for item in items)
     if tag == "dict":
         items = data.get("items")
         if type(items) is not list:
@@ -209,8 +239,13 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
         for pair in items:
             if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
                 raise WireError("bad dict item")
-            result[pair[0]] = decode(pair[1], blobs, depth + 1, budget)
+            result[pair[0]] = decode(pair[1], blobs, depth + 1, budget, resolve)
         return result
+    if tag == "handle":
+        ident, type_name = data.get("id"), data.get("type", "")
+        if type(ident) is not int or type(type_name) is not str:
+            raise WireError("bad object handle")
+        return resolve(ident) if resolve is not None else Handle(ident, type_name[:200])
     if tag == "object":
         type_name = data.get("type")
         text = data.get("repr", "")
@@ -228,12 +263,13 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
 
 # ---------------------------------------------------------------- framing
 
-def pack(message: dict, values: dict[str, object] | None = None) -> bytes:
+def pack(message: dict, values: dict[str, object] | None = None,
+         keep: Callable[[object], int | None] | None = None) -> bytes:
     """One frame: the message, with each entry of ``values`` encoded under its key."""
     blobs: list[bytes] = []
     body = dict(message)
     for key, value in (values or {}).items():
-        body[key] = encode(value, blobs)
+        body[key] = encode(value, blobs, keep=keep)
     body["blob_sizes"] = [len(b) for b in blobs]
     header = json.dumps(body, allow_nan=False).encode()
     return struct.pack(">I", len(header)) + header + b"".join(blobs)

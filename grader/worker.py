@@ -322,6 +322,8 @@ class Worker:
         if not hasattr(builtins, "display"):
             builtins.display = print
         self.pristine_builtins = dict(builtins.__dict__)
+        self.objects: list = []          # student objects the grader holds handles to
+        self.object_ids: dict[int, int] = {}
 
     def heal(self) -> None:
         """Put back any builtin the student's code replaced (``builtins.any = ...``), so the
@@ -335,14 +337,33 @@ class Worker:
     # -- channel
     def send(self, message: dict, values: dict | None = None) -> None:
         self.heal()
-        wire.write_all(self.write_fd, wire.pack(message, values))
+        wire.write_all(self.write_fd, wire.pack(message, values, keep=self.keep))
 
     def receive(self) -> dict:
         header, blobs = wire.read_frame(lambda n: wire.read_exact(self.read_fd, n))
         for key in ("args", "kwargs", "value"):
             if key in header:
-                header[key] = wire.decode(header[key], blobs)
+                header[key] = wire.decode(header[key], blobs, resolve=self.object)
         return header
+
+    # -- objects the grader holds by handle
+    def keep(self, value: object) -> int | None:
+        """A handle number for an instance of a class the submission defines (else None:
+        other objects go back as opaque descriptions)."""
+        module = getattr(type(value), "__module__", None)
+        if module is None or sys.modules.get(module) not in self.loaded.values():
+            return None
+        ident = self.object_ids.get(id(value))
+        if ident is None:
+            ident = len(self.objects)
+            self.objects.append(value)
+            self.object_ids[id(value)] = ident
+        return ident
+
+    def object(self, ident: int) -> object:
+        if not 0 <= ident < len(self.objects):
+            raise wire.WireError(f"no object #{ident} in this worker")
+        return self.objects[ident]
 
     # -- loading
     def run_unit(self, unit: dict, namespace: dict) -> None:
@@ -490,11 +511,32 @@ class Worker:
             else:
                 namespace[name] = value
 
+    def attribute(self, request: dict) -> None:
+        """Read (op getattr) or set (op setattr) an attribute of an object held by handle."""
+        target, name = self.object(request["target"]), request["func"]
+        result, error, method = None, None, False
+        with Capture() as out:
+            try:
+                with deadline(request.get("time_limit", 10.0)):
+                    if request["op"] == "setattr":
+                        setattr(target, name, request.get("value"))
+                    else:
+                        result = getattr(target, name)
+                        if callable(result) and not isinstance(result, (np.ndarray, np.generic)):
+                            result, method = None, True
+            except BaseException as exc:  # noqa: BLE001
+                error = describe_error(exc, self.filenames)
+        self.send({"event": "result", "error": error, "stdout": out.text(), "method": method},
+                  {"value": result})
+
     def call(self, request: dict) -> None:
         name = request["func"]
-        function = self.functions.get(name)
         counters: list = []
-        if function is None:
+        if request.get("target") is not None:
+            function = getattr(self.object(request["target"]), name, None)
+        else:
+            function = self.functions.get(name)
+        if not callable(function):
             self.send({"event": "result", "error": {"type": "NotFound", "message": f"{name} not found"}})
             return
         args = self.build_callables(request.get("args", []), counters)
@@ -538,6 +580,8 @@ class Worker:
                 self.load(request)
             elif op == "call":
                 self.call(request)
+            elif op in ("getattr", "setattr"):
+                self.attribute(request)
             elif op == "exit":
                 return
             else:

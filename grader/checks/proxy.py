@@ -12,6 +12,7 @@ from typing import Callable
 
 from grader.checks.numeric import CheckFailure, outline, show
 from grader.session import CallResult, Session
+from grader.wire import Handle
 
 
 class StudentError(CheckFailure):
@@ -88,6 +89,67 @@ class RemoteFunction:
         return result.value
 
 
+class RemoteObject:
+    """An instance of a student's class that lives in the worker, used like the object itself:
+    ``layer.forward(x)`` calls the method there, ``layer.dW`` reads the attribute (as data),
+    ``layer.W = w`` sets it. Only the handle's number ever crosses the boundary."""
+
+    def __init__(self, proxy: "SubmissionProxy", handle: Handle) -> None:
+        object.__setattr__(self, "_proxy", proxy)
+        object.__setattr__(self, "_handle", handle)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        result = self._proxy.run(name, [], op="getattr", target=self._handle)
+        if not result.ok:
+            raise StudentError(explain(result), result)
+        if result.method:
+            return RemoteMethod(self._proxy, self._handle, name)
+        return result.value
+
+    def __setattr__(self, name: str, value: object) -> None:
+        result = self._proxy.run(name, [], op="setattr", target=self._handle, value=value)
+        if not result.ok:
+            raise StudentError(explain(result), result)
+
+    def __repr__(self) -> str:
+        return f"<{self._handle.type_name} object in the worker>"
+
+
+class RemoteMethod:
+    def __init__(self, proxy: "SubmissionProxy", handle: Handle, name: str) -> None:
+        self.proxy, self.handle, self.name = proxy, handle, name
+
+    def __call__(self, *args, **kwargs):
+        result = self.proxy.run(self.name, list(args), kwargs, target=self.handle)
+        if not result.ok:
+            raise StudentError(explain(result), result)
+        return result.value
+
+
+def _unwrap(value: object) -> object:
+    """Arguments for the wire: a RemoteObject goes as its handle."""
+    if isinstance(value, RemoteObject):
+        return object.__getattribute__(value, "_handle")
+    if isinstance(value, (list, tuple)):
+        return type(value)(_unwrap(v) for v in value)
+    if isinstance(value, dict):
+        return {k: _unwrap(v) for k, v in value.items()}
+    return value
+
+
+def _wrap(proxy: "SubmissionProxy", value: object) -> object:
+    """Results for the check: a handle becomes a RemoteObject it can use."""
+    if isinstance(value, Handle):
+        return RemoteObject(proxy, value)
+    if isinstance(value, (list, tuple)):
+        return type(value)(_wrap(proxy, v) for v in value)
+    if isinstance(value, dict):
+        return {k: _wrap(proxy, v) for k, v in value.items()}
+    return value
+
+
 class SubmissionProxy:
     def __init__(self, session: Session, *, seed: int, time_limit: Callable[[str], float],
                  module_of: Callable[[str], str]) -> None:
@@ -103,12 +165,21 @@ class SubmissionProxy:
         return RemoteFunction(self, name)
 
     def run(self, name: str, args: list, kwargs: dict | None = None, *, seed: int | None = None,
-            standins: dict[str, Callable] | None = None, return_args: bool = False) -> CallResult:
-        """Call without raising: for checks that judge errors, printed output or stand-ins."""
-        result = self._session.call(name, args, kwargs or {}, seed=self._seed if seed is None else seed,
+            standins: dict[str, Callable] | None = None, return_args: bool = False,
+            target: Handle | None = None, op: str = "call", value: object = None) -> CallResult:
+        """Call without raising: for checks that judge errors, printed output or stand-ins.
+        ``target``/``op``/``value`` reach methods and attributes of objects in the worker."""
+        result = self._session.call(name, _unwrap(list(args)), _unwrap(kwargs or {}),
+                                    seed=self._seed if seed is None else seed,
                                     time_limit=self._time_limit(name), standins=standins,
-                                    return_args=return_args)
-        self.calls.append((name, args, kwargs or {}, result))
+                                    return_args=return_args, target=target, op=op,
+                                    value=_unwrap(value))
+        result.value = _wrap(self, result.value)
+        if result.args_after is not None:
+            result.args_after = _wrap(self, result.args_after)
+        label = f"{target.type_name}.{name}" if target is not None else name
+        if op == "call":
+            self.calls.append((label, args, kwargs or {}, result))
         return result
 
     def has(self, name: str) -> bool:
