@@ -128,14 +128,20 @@ def detect(submission_path: str, candidates: list[Assignment]) -> Assignment:
         return candidates[0]  # grading reports the submission's own problem, with its fix
     try:
         defined = submission.defined_names()
+        modules = {source.module_parts[-1] for source in submission.sources}
     finally:
         submission.close()
     scored = []
     for candidate in candidates:
+        # Names defined count most; the conventional file names (q1_softmax.py) break ties and
+        # recognise a submission that defines nothing yet.
         wanted = {name for problem in candidate.problems for name in problem.functions}
-        scored.append((len(wanted & defined) / len(wanted) if wanted else 0.0, candidate.name, candidate))
-    scored.sort(key=lambda item: (-item[0], item[1]))
-    if not scored or scored[0][0] == 0 or (len(scored) > 1 and scored[0][0] == scored[1][0]):
+        files = {problem.module for problem in candidate.problems}
+        score = (len(wanted & defined) / len(wanted) if wanted else 0.0,
+                 len(files & modules) / len(files) if files else 0.0)
+        scored.append((score, candidate.name, candidate))
+    scored.sort(key=lambda item: (-item[0][0], -item[0][1], item[1]))
+    if not scored or scored[0][0] == (0.0, 0.0) or (len(scored) > 1 and scored[0][0] == scored[1][0]):
         listing = ", ".join(c.name for c in candidates)
         raise AssignmentError(f"cannot tell from its function names which assignment "
                               f"{submission_path} is ({listing}); choose one with --assignment NAME")

@@ -65,6 +65,7 @@ def serve() -> None:
     os.dup2(2, 1)
     _die_with_parent()
     from grader import assignment as assignments
+    from grader import zygote as zygotes
     from grader.grading import GraderFailure, grade
     from grader.sandbox import SandboxUnavailable
     from grader.submission import SubmissionError
@@ -78,7 +79,7 @@ def serve() -> None:
             if request["assignment"] not in loaded:
                 loaded[request["assignment"]] = assignments.find(request["assignment"])
             report = grade(request["path"], loaded[request["assignment"]], sandbox_mode=request["sandbox"],
-                           on_warning=warnings.append)
+                           on_warning=warnings.append, warm=True)
             answer = {"status": STATUS_GRADED, "report": report}
         except SubmissionError as exc:
             answer = {"status": STATUS_UNREADABLE, "error": str(exc)}
@@ -89,6 +90,7 @@ def serve() -> None:
         answer["warnings"] = warnings
         channel.write(json.dumps(answer) + "\n")
         channel.flush()
+    zygotes.close_all()
 
 
 def _die_with_parent() -> None:

@@ -10,12 +10,10 @@ import io
 import os
 import time
 
-import pytest
-
 from grader import assignment as assignments
 from grader import report, sandbox, scoring
+from grader import zygote as zygotes
 from grader.assignment import Assignment
-from grader.checks.plugin import GraderPlugin
 from grader.session import Session
 from grader.submission import open_submission
 
@@ -24,12 +22,17 @@ class GraderFailure(Exception):
     """The grader itself (or the assignment's checks) failed: exit code 3."""
 
 
-def run_checks(plugin: GraderPlugin, check_dirs: list[str], rootdir: str) -> dict:
+def run_checks(plugin, check_dirs: list[str], rootdir: str) -> dict:
     """Run the check files with pytest in this process; return pytest-json-report's record."""
+    import pytest
     from pytest_jsonreport.plugin import JSONReport
 
     json_plugin = JSONReport()
-    args = [*check_dirs, "-q", "-p", "no:cacheprovider", "-p", "no:randomly",
+    # Built-in plugins a grading run never uses cost time on every submission (the
+    # unraisable-exception plugin alone runs two full garbage collections): leave them out.
+    unused = ("cacheprovider", "randomly", "unraisableexception", "threadexception", "doctest",
+              "pastebin", "junitxml", "stepwise", "nose", "faulthandler")
+    args = [*check_dirs, "-q", *[arg for name in unused for arg in ("-p", f"no:{name}")],
             "-p", "pytest_jsonreport.plugin", "--json-report-file=none",
             "--rootdir", rootdir, "-c", os.devnull, "--import-mode=importlib",
             "-o", "python_files=test_*.py check_*.py", "--tb=no", "--no-header", "-W", "ignore"]
@@ -51,9 +54,12 @@ def run_checks(plugin: GraderPlugin, check_dirs: list[str], rootdir: str) -> dic
 
 
 def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
-          public_only: bool = False, on_warning=None) -> dict:
+          public_only: bool = False, on_warning=None, warm: bool = False) -> dict:
     """The report for one submission. Raises SubmissionError for an unreadable submission,
-    SandboxUnavailable for a sandbox that cannot run, GraderFailure for our own faults."""
+    SandboxUnavailable for a sandbox that cannot run, GraderFailure for our own faults.
+
+    ``warm`` (for a process that grades many submissions) forks each worker from a sandbox
+    kept ready in this process (grader/zygote.py) instead of starting a new one."""
     started = time.perf_counter()
     mode, warning = sandbox.choose_mode(sandbox_mode)
     if warning and on_warning:
@@ -61,19 +67,24 @@ def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
     check_dirs = assignment.check_dirs(public_only)
     if not check_dirs:
         raise GraderFailure(f"{assignment.folder} has no checks/ or public/ folder")
-    # Public checks carry their expected values, so a students' copy (no hidden checks, no
-    # reference solution) still grades; everywhere else a missing reference is an error.
-    reference = None if assignment.is_public_copy(check_dirs) else assignments.load_reference(assignment)
     submission = open_submission(path)
     try:
         functions = {name: submission.modules_named(hints[0]) + hints
                      for name, hints in assignment.functions_wanted().items()}
+        hidden = [p for p in (assignment.folder, assignment.reference_dir) if p]
+        zygote = (zygotes.warm(assignment.limits, assignment.sandbox_functions, hidden)
+                  if warm and mode == "bubblewrap" else None)
         with Session(submission, mode=mode, limits=assignment.limits,
                      factories=assignment.sandbox_functions, functions=functions,
                      unit_seconds=assignment.load_seconds,
                      budget_seconds=assignment.submission_seconds,
-                     hidden_paths=[p for p in (assignment.folder, assignment.reference_dir) if p]
-                     ) as session:
+                     hidden_paths=hidden, zygote=zygote) as session:
+            session.begin()  # the worker starts while this process imports what follows
+            # Public checks carry their expected values, so a students' copy (no hidden checks,
+            # no reference solution) still grades; elsewhere a missing reference is an error.
+            reference = None if assignment.is_public_copy(check_dirs) else assignments.load_reference(assignment)
+            from grader.checks.plugin import GraderPlugin
+
             session.start()
             plugin = GraderPlugin(session, assignment, reference)
             json_report = run_checks(plugin, check_dirs, assignment.folder)

@@ -216,6 +216,27 @@ def prepare_workdir(workdir: str, factories: str | None) -> None:
         shutil.copyfile(factories, os.path.join(target, "sandbox_functions.py"))
 
 
+def _bwrap_prefix(workdir: str, chdir: str, hidden) -> list[str]:
+    """bwrap and its options up to the interpreter: ``workdir``'s sandbox/ read-only at
+    /sandbox, its submission/ writable at /submission, nothing else of the host writable."""
+    argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(hidden),
+            "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
+            "--bind", os.path.join(workdir, "submission"), SUBMISSION_DIR,
+            "--remount-ro", "/",  # the sandbox's own root: nothing to write there either
+            "--chdir", chdir, "--clearenv"]
+    for key, value in worker_environment().items():
+        argv += ["--setenv", key, value]
+    return argv + ["--", sys.executable, "-I", "-B"]
+
+
+def zygote_command(workdir: str, control_fd: int, limits: Limits, has_factories: bool,
+                   hidden) -> list[str]:
+    """A bubblewrap sandbox whose worker forks one fresh worker per submission (zygote.py)."""
+    factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
+    return [*_bwrap_prefix(workdir, SUBMISSION_DIR, hidden), f"{SANDBOX_ROOT}/worker.py",
+            "zygote", str(control_fd), factories, json.dumps(asdict(limits))]
+
+
 def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_fd: int,
                    limits: Limits, has_factories: bool,
                    hidden: tuple[str, ...] | list[str] = ()) -> tuple[list[str], str]:
@@ -231,15 +252,8 @@ def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_
     if mode == "bubblewrap":
         inside_root = os.path.normpath(os.path.join(SUBMISSION_DIR, relative_root))
         factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
-        argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(hidden),
-                "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
-                "--bind", os.path.join(workdir, "submission"), SUBMISSION_DIR,
-                "--remount-ro", "/",  # the sandbox's own root: nothing to write there either
-                "--chdir", inside_root, "--clearenv"]
-        for key, value in worker_environment().items():
-            argv += ["--setenv", key, value]
-        argv += ["--", sys.executable, "-I", "-B", f"{SANDBOX_ROOT}/worker.py",
-                 str(read_fd), str(write_fd), factories, inside_root, limits_json]
+        argv = [*_bwrap_prefix(workdir, inside_root, hidden), f"{SANDBOX_ROOT}/worker.py",
+                str(read_fd), str(write_fd), factories, inside_root, limits_json]
         return argv, workdir
     sandbox_dir = os.path.join(workdir, "sandbox")
     factories = os.path.join(sandbox_dir, "sandbox_functions.py") if has_factories else "-"

@@ -29,6 +29,7 @@ from typing import Callable
 
 from grader import sandbox, wire
 from grader.submission import Submission
+from grader.zygote import Zygote, ZygoteLost
 
 MAX_RESTARTS = 30
 STRIKES = 2  # a function that ran past its time limit this often is not run again
@@ -216,12 +217,21 @@ def sweep_orphans(rounds: int = 50) -> int:
     return killed
 
 
+class _ZygoteChild:
+    """A worker forked by a zygote. Its pid is the sandbox's own, not the host's: it is only
+    ever handed back to that zygote, never signalled from here."""
+
+    def __init__(self, zygote: Zygote, pid: int) -> None:
+        self.zygote, self.pid, self.returncode = zygote, pid, None
+
+
 class Session:
     def __init__(self, submission: Submission, *, mode: str, limits: sandbox.Limits,
                  factories: str | None, functions: dict[str, list[str]],
                  unit_seconds: float = 10.0, budget_seconds: float = 300.0,
-                 hidden_paths: tuple[str, ...] | list[str] = ()) -> None:
+                 hidden_paths: tuple[str, ...] | list[str] = (), zygote=None) -> None:
         self.submission = submission
+        self.zygote = zygote if mode == "bubblewrap" else None
         self.mode = mode
         self.limits = limits
         self.factories = factories
@@ -239,11 +249,19 @@ class Session:
         self.functions: dict[str, dict | None] = {}
         self.restarts = 0
         self.generation = 0  # counts workers started: an object handle lives in one of them
+        self._starting = False  # begin() spawned a worker whose start is not read yet
         self.strikes: dict[str, int] = {}
         self.started_at = time.monotonic()
         self.loaded_once = False
         sandbox.prepare_workdir(self.workdir, factories)
         submission.copy_to(os.path.join(self.workdir, "submission"))
+        if self.zygote is not None:
+            try:
+                self.zygote.sweep(clean=True)  # nothing of the previous student is left
+                host, self._inside = self.zygote.new_submission_dir()
+                submission.copy_to(host)
+            except (ZygoteLost, OSError):
+                self.zygote = None
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self) -> "Session":
@@ -260,6 +278,19 @@ class Session:
         """Kill the worker with everything it started, and reap it."""
         process, self.process = self.process, None
         if process is None:
+            return
+        if isinstance(process, _ZygoteChild):
+            for fd in (self._to_worker, self._from_worker):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+            try:
+                self.zygote.sweep(clean=False)
+            except ZygoteLost:
+                self.zygote = None
+            self._reap(process, 2.0)
+            self._drain.join(timeout=1)
             return
         for fd in (self._to_worker, self._from_worker):
             try:
@@ -285,6 +316,13 @@ class Session:
         """Wait for the worker's exit (up to ``timeout``); its exit code and resource usage."""
         if self._exit is not None and self._exit[0] is not None:
             return self._exit
+        if isinstance(process, _ZygoteChild):
+            try:
+                self._exit = process.zygote.wait(process.pid, timeout)
+            except ZygoteLost:
+                self.zygote = None
+                self._exit = (None, None)
+            return self._exit
         ends = time.monotonic() + timeout
         code, usage = process.returncode, None
         while code is None:
@@ -305,7 +343,7 @@ class Session:
         self._exit = (code, usage)
         return self._exit
 
-    def _spawn(self) -> None:
+    def _spawn(self, wait: bool = True) -> None:
         self.generation += 1
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
@@ -319,6 +357,24 @@ class Session:
             become_subreaper()
         self._exit = None
         self._cpu_seen = 0.0
+        if self.zygote is not None:
+            root = os.path.normpath(os.path.join(self._inside, self.submission.code_root_relative))
+            try:
+                pid = self.zygote.fork(root, [to_worker_r, from_worker_w, out_w])
+            except ZygoteLost:
+                self.zygote = None
+                for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w, out_r, out_w):
+                    os.close(fd)
+                return self._spawn(wait)
+            self.process = _ZygoteChild(self.zygote, pid)
+            for fd in (to_worker_r, from_worker_w, out_w):
+                os.close(fd)
+            self._to_worker, self._from_worker = to_worker_w, from_worker_r
+            self._drain = _Drain(out_r)
+            self._drain.start()
+            if wait:
+                self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+            return
         with _LIVE_LOCK:
             self.process = subprocess.Popen(
                 argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
@@ -329,7 +385,8 @@ class Session:
         self._to_worker, self._from_worker = to_worker_w, from_worker_r
         self._drain = _Drain(out_r)
         self._drain.start()
-        self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+        if wait:
+            self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
 
     # ------------------------------------------------------------------ channel
     def _send(self, message: dict, values: dict | None = None) -> None:
@@ -379,7 +436,7 @@ class Session:
         """Note the CPU time of the worker's processes while we wait for it: in bubblewrap
         mode the worker is a grandchild, so its usage never reaches our wait4()."""
         process = self.process
-        if process is not None and process.returncode is None:
+        if process is not None and process.returncode is None and not isinstance(process, _ZygoteChild):
             pids = [process.pid, *_descendants(process.pid, _parents())]
             self._cpu_seen = max(self._cpu_seen, _cpu_seconds(pids))
 
@@ -421,6 +478,14 @@ class Session:
 
     # ------------------------------------------------------------------ loading
     def _ensure_started(self) -> None:
+        if self._starting:
+            self._starting = False
+            try:
+                self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+                self._read_load()
+            except WorkerLost:
+                if self.process is not None:
+                    self._kill()
         while self.process is None:
             if self.restarts > MAX_RESTARTS:
                 raise WorkerLost("crash", "the worker was restarted too many times; giving up")
@@ -434,8 +499,14 @@ class Session:
                 continue
 
     def _load(self) -> None:
+        self._send_load()
+        self._read_load()
+
+    def _send_load(self) -> None:
         self._send({"op": "load", "modules": self.submission.worker_records(self.unit_seconds),
                     "skip": sorted(self.skip), "functions": self.functions_wanted})
+
+    def _read_load(self) -> None:
         stack: list[str] = []
         while True:
             try:
@@ -480,6 +551,20 @@ class Session:
             self._ensure_started()
         except WorkerLost:
             pass
+
+    def begin(self) -> None:
+        """Start the first worker and queue the load without waiting: the worker imports numpy
+        and loads the submission on one core while the grader imports pytest on the other."""
+        if self.process is not None or self._starting:
+            return
+        self.restarts += 1
+        try:
+            self._spawn(wait=False)
+            self._send_load()
+            self._starting = True
+        except WorkerLost:
+            if self.process is not None:
+                self._kill()
 
     # ------------------------------------------------------------------ calls
     def budget_left(self) -> float:

@@ -81,6 +81,17 @@ class Handle:
         return f"<{self.type_name} object #{self.id} in the worker>"
 
 
+class Remote:
+    """Base of the grader's stand-ins for objects that live in the worker (see
+    grader/checks/proxy.py): like a Foreign, never data, whatever it holds."""
+
+    __slots__ = ()
+
+    @property
+    def type_name(self) -> str:
+        return object.__getattribute__(self, "_handle").type_name
+
+
 class FunctionSpec:
     """A callable the worker builds on its own side from a named factory (grader -> worker)."""
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.wire import Foreign
+from grader.wire import Foreign, Remote
 
 
 class CheckFailure(AssertionError):
@@ -55,7 +55,7 @@ def outline(value: object) -> str:
 
 
 def describe_type(value: object) -> str:
-    if isinstance(value, Foreign):
+    if isinstance(value, (Foreign, Remote)):
         return f"an object of type {value.type_name}"
     if isinstance(value, np.ndarray):
         return f"an array of shape {value.shape}"
@@ -64,7 +64,7 @@ def describe_type(value: object) -> str:
 
 def as_numeric(value: object, what: str = "the result") -> np.ndarray:
     """The value as a float array, or a CheckFailure saying why it is not one."""
-    if isinstance(value, Foreign):
+    if isinstance(value, (Foreign, Remote)):
         raise CheckFailure(f"{what} is {describe_type(value)}, not numbers or a numpy array")
     if value is None:
         raise CheckFailure(f"{what} is None: did the function forget to return?")

@@ -12,7 +12,7 @@ from typing import Callable
 
 from grader.checks.numeric import CheckFailure, outline, show
 from grader.session import CallResult, Session
-from grader.wire import Handle
+from grader.wire import Handle, Remote
 
 
 class StudentError(CheckFailure):
@@ -89,7 +89,7 @@ class RemoteFunction:
         return result.value
 
 
-class RemoteObject:
+class RemoteObject(Remote):
     """An instance of a student's class that lives in the worker, used like the object itself:
     ``layer.forward(x)`` calls the method there, ``layer.dW`` reads the attribute (as data),
     ``layer.W = w`` sets it. Only the handle's number ever crosses the boundary."""

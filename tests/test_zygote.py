@@ -1,0 +1,138 @@
+"""Warm sandboxes (grader/zygote.py): same grades as a fresh sandbox, and nothing of one
+student's run reaches the next. Grading runs in this test process (as a batch grading process
+does); student code still runs only in the sandboxed workers."""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from conftest import FIXTURES
+from grader import assignment as assignments
+from grader import sandbox, zygote
+from grader.grading import grade
+
+pytestmark = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None,
+                                reason="warm sandboxes exist only in bubblewrap mode")
+
+PROBE = '''
+import glob, os, subprocess, sys
+
+
+def plant():
+    """What a hostile student leaves behind for the next one."""
+    with open("/tmp/planted.txt", "w") as handle:
+        handle.write("left by the previous student")
+    subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"], start_new_session=True)
+    import ctypes
+    libc = ctypes.CDLL(None)
+    shmid = libc.shmget(0x4752, 4096, 0o1666)  # IPC_CREAT | 0666
+    with open("/submission/planted.py", "w") as handle:
+        handle.write("x = 1")
+    return shmid
+
+
+def observe():
+    """What the next student can see."""
+    with open("/proc/sysvipc/shm") as handle:
+        segments = len(handle.read().splitlines()) - 1
+    pids = [p for p in os.listdir("/proc") if p.isdigit()]
+    return {"tmp": sorted(os.listdir("/tmp")), "segments": segments, "processes": len(pids),
+            "submission": sorted(os.listdir("/submission"))}
+'''
+
+KILLER = PROBE.replace("def plant", "def _plant") + '''
+
+def kill_everything():
+    os.kill(-1, 9)  # every process this user may signal in the sandbox: the zygote too
+'''
+
+CHECKS = '''
+import pytest
+
+
+@pytest.mark.problem("probe", points=1)
+def test_probe(submission, feedback):
+    """runs"""
+    if submission.has("plant"):
+        feedback.note("planted %r" % (submission.plant(),))
+    if submission.has("observe"):
+        feedback.note("observed %r" % (submission.observe(),))
+    if submission.has("kill_everything"):
+        submission.run("kill_everything", [])
+'''
+
+
+@pytest.fixture
+def probe_assignment(tmp_path):
+    folder = tmp_path / "probe"
+    (folder / "checks").mkdir(parents=True)
+    (folder / "ref").mkdir()
+    (folder / "ref" / "probe.py").write_text("def observe():\n    return {}\n")
+    (folder / "assignment.toml").write_text(textwrap.dedent('''
+        name = "probe"
+        reference = "ref"
+        [[problems]]
+        id = "probe"
+        points = 1
+        functions = ["plant", "observe", "kill_everything"]
+        module = "probe"
+    '''))
+    (folder / "checks" / "test_probe.py").write_text(CHECKS)
+    yield assignments.load(str(folder))
+    zygote.close_all()
+
+
+def student(tmp_path, name, body):
+    folder = tmp_path / name
+    folder.mkdir()
+    (folder / "probe.py").write_text(body)
+    return str(folder)
+
+
+def note(report, word):
+    text = report["tests"][0]["output"]
+    start = text.index(word)
+    return eval(text[start + len(word) + 1:].splitlines()[0])  # noqa: S307 - our own repr
+
+
+def test_nothing_of_one_student_reaches_the_next(tmp_path, probe_assignment):
+    cold = grade(student(tmp_path, "clean", PROBE.replace("def plant", "def _plant")), probe_assignment)
+    baseline = note(cold, "observed")
+    planter = student(tmp_path, "planter", PROBE)
+    first = grade(planter, probe_assignment, warm=True)
+    assert note(first, "planted") >= 0  # the segment really was created
+    used = [z for z in zygote._WARM.values() if z.alive]
+    assert len(used) == 1, "the warm sandbox was not used"
+    observer = student(tmp_path, "observer", PROBE.replace("def plant", "def _plant"))
+    second = grade(observer, probe_assignment, warm=True)
+    seen = note(second, "observed")
+    assert used[0].alive and list(zygote._WARM.values()) == used  # the same zygote served both
+    assert seen["tmp"] == baseline["tmp"] == []
+    assert seen["segments"] == baseline["segments"] == 0
+    assert len(seen["submission"]) == 1 and "planted.py" not in seen["submission"]  # its own copy only
+    assert seen["processes"] <= baseline["processes"] + 1  # the zygote itself
+
+
+def test_a_student_who_kills_the_zygote_costs_only_themselves(tmp_path, probe_assignment):
+    killer = student(tmp_path, "killer", KILLER)
+    grade(killer, probe_assignment, warm=True)
+    assert not any(z.alive for z in zygote._WARM.values())  # it really was killed
+    after = grade(student(tmp_path, "next", PROBE.replace("def plant", "def _plant")),
+                  probe_assignment, warm=True)
+    assert after["score"] == 1 and note(after, "observed")["tmp"] == []
+
+
+@pytest.mark.parametrize("fixture", ["os_exit_softmax", "infinite_loop_sigmoid", "notebook_magics",
+                                     "python2_print", "package_imports"])
+def test_warm_and_fresh_sandboxes_grade_alike(fixture):
+    nn = assignments.find("nn_basics")
+    try:
+        fresh = grade(str(FIXTURES / fixture), nn)
+        warm = grade(str(FIXTURES / fixture), nn, warm=True)
+    finally:
+        zygote.close_all()
+    for report in (fresh, warm):
+        report.pop("execution_time")
+    assert warm == fresh
