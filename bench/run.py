@@ -62,11 +62,13 @@ def generate(folder: Path, n: int) -> list[Path]:
 
 
 class TreeRSS(threading.Thread):
-    """Samples the summed RSS of a process and all its descendants (Linux /proc)."""
+    """Samples the memory of a process and all its descendants (Linux /proc): the summed RSS
+    (which counts pages that forked workers share once per process) and the summed PSS
+    (each shared page split between the processes sharing it: the honest total)."""
 
     def __init__(self, pid: int, interval: float = 0.05) -> None:
         super().__init__(daemon=True)
-        self.pid, self.interval, self.peak, self.done = pid, interval, 0, False
+        self.pid, self.interval, self.peak, self.peak_pss, self.done = pid, interval, 0, 0, False
 
     def _children(self) -> dict[int, list[int]]:
         tree: dict[int, list[int]] = {}
@@ -80,25 +82,31 @@ class TreeRSS(threading.Thread):
                 tree.setdefault(parent, []).append(int(entry))
         return tree
 
-    def sample(self) -> int:
-        tree, total, todo = self._children(), 0, [self.pid]
+    def sample(self) -> tuple[int, int]:
+        tree, total, pss, todo = self._children(), 0, 0, [self.pid]
         while todo:
             pid = todo.pop()
             todo += tree.get(pid, [])
             try:
                 with open(f"/proc/{pid}/statm") as handle:
                     total += int(handle.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+                with open(f"/proc/{pid}/smaps_rollup") as handle:
+                    for line in handle:
+                        if line.startswith("Pss:"):
+                            pss += int(line.split()[1]) * 1024
+                            break
             except (OSError, ValueError, IndexError):
                 pass
-        return total
+        return total, pss
 
     def run(self) -> None:
         while not self.done:
-            self.peak = max(self.peak, self.sample())
+            rss, pss = self.sample()
+            self.peak, self.peak_pss = max(self.peak, rss), max(self.peak_pss, pss)
             time.sleep(self.interval)
 
 
-def timed(argv: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedProcess]:
+def timed(argv: list[str], **kwargs) -> tuple[float, tuple[int, int], subprocess.CompletedProcess]:
     started = time.perf_counter()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kwargs)
     sampler = TreeRSS(process.pid)
@@ -107,18 +115,20 @@ def timed(argv: list[str], **kwargs) -> tuple[float, int, subprocess.CompletedPr
     sampler.done = True
     sampler.join()
     elapsed = time.perf_counter() - started
-    return elapsed, sampler.peak, subprocess.CompletedProcess(argv, process.returncode, out, err)
+    return elapsed, (sampler.peak, sampler.peak_pss), subprocess.CompletedProcess(argv, process.returncode, out, err)
 
 
-def summary(label: str, times: list[float], peak: int, total: float | None = None) -> dict:
+def summary(label: str, times: list[float], peak: tuple[int, int], total: float | None = None) -> dict:
     times = sorted(times)
     p95 = times[min(len(times) - 1, int(round(0.95 * (len(times) - 1))))]
     total = total if total is not None else sum(times)
     figures = {"label": label, "n": len(times), "median_s": statistics.median(times), "p95_s": p95,
-               "throughput_per_s": len(times) / total, "peak_rss_mb": peak / 2**20, "total_s": total}
+               "throughput_per_s": len(times) / total, "peak_rss_mb": peak[0] / 2**20,
+               "peak_pss_mb": peak[1] / 2**20, "total_s": total}
     print(f"{label:<28} n={len(times):<5} median {figures['median_s']*1000:7.1f} ms   "
           f"p95 {p95*1000:7.1f} ms   {figures['throughput_per_s']:6.2f} subs/s   "
-          f"peak RSS {figures['peak_rss_mb']:6.1f} MB   total {total:6.1f} s")
+          f"peak RSS {figures['peak_rss_mb']:6.1f} MB (PSS {figures['peak_pss_mb']:6.1f} MB)   "
+          f"total {total:6.1f} s")
     return figures
 
 
@@ -214,21 +224,21 @@ def main() -> None:
               f"{sum(1 for i in range(len(subs)) if i % 2)} with a bug); machine: {os.cpu_count()} cores")
         ref = ROOT / "reference_solutions" / "nn_basics"
         if args.only in (None, "floor"):
-            times, peak = [], 0
+            times, peak = [], (0, 0)
             for sub in subs[: args.run_n or len(subs)]:
                 elapsed, rss, _ = timed([sys.executable, "-c", FLOOR, str(sub), str(ref)])
                 times.append(elapsed)
-                peak = max(peak, rss)
+                peak = (max(peak[0], rss[0]), max(peak[1], rss[1]))
             floor = summary("floor (python+numpy+checks)", times, peak)
             results.append(floor)
         if args.only in (None, "run"):
-            times, peak = [], 0
+            times, peak = [], (0, 0)
             for sub in subs[: args.run_n or len(subs)]:
                 elapsed, rss, done = timed([*grader, "run", str(sub), "--sandbox", args.sandbox, "-q"], cwd=ROOT)
                 if done.returncode not in (0, 1):
                     print(f"grader run failed on {sub}: {done.stderr.strip()[-300:]}")
                 times.append(elapsed)
-                peak = max(peak, rss)
+                peak = (max(peak[0], rss[0]), max(peak[1], rss[1]))
             results.append(summary("grader run (one by one)", times, peak))
         if args.only in (None, "batch"):
             out = work / "results"

@@ -444,6 +444,8 @@ class Worker:
             if factory is None:
                 raise LookupError(f"no sandbox function named {value.name}")
             inner = factory(**value.params)
+            if not callable(inner):
+                return inner  # a value built in the sandbox (a probe object, data) goes as is
             counter = {"name": value.name, "calls": 0}
             counters.append(counter)
 

@@ -19,9 +19,18 @@ from grader.session import CallResult
 
 
 def _agrees(got: object, expected: object) -> bool:
+    """Numerically equal, element by element through tuples, lists and str-keyed dicts."""
+    if isinstance(expected, dict):
+        return (isinstance(got, dict) and got.keys() == expected.keys()
+                and all(_agrees(got[k], expected[k]) for k in expected))
+    if isinstance(expected, (tuple, list)):
+        return (isinstance(got, (tuple, list)) and len(got) == len(expected)
+                and all(_agrees(g, e) for g, e in zip(got, expected)))
     try:
-        return bool(np.allclose(np.asarray(got, dtype=float), np.asarray(expected, dtype=float),
-                                rtol=1e-6, atol=1e-12))
+        got_array = np.asarray(got, dtype=float)
+        expected_array = np.asarray(expected, dtype=float)
+        return got_array.shape == expected_array.shape and bool(
+            np.allclose(got_array, expected_array, rtol=1e-6, atol=1e-12))
     except Exception:  # noqa: BLE001 - a Foreign or ragged value agrees with nothing
         return False
 
