@@ -143,7 +143,7 @@ class Gradebook:
                 self.db.executemany(
                     "INSERT INTO test_results VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     [(run_id, i, t["name"], (t.get("tags") or [None])[0], t["score"], t["max_score"],
-                      t["status"], t.get("seed"), t.get("output", ""))
+                      t["status"], (t.get("extra_data") or {}).get("seed"), t.get("output", ""))
                      for i, t in enumerate(report["tests"])])
             return run_id
 

@@ -33,6 +33,7 @@ def score_tests(json_report: dict) -> list[dict]:
             "output": "\n".join(lines),
             "visibility": meta.get("visibility", "visible"),
             "tags": [problem],
+            "extra_data": {"seed": int(meta.get("seed", 0))},
             "check_error": bool(meta.get("check_error", False)),
         })
     return tests

@@ -57,6 +57,12 @@ def problem_of(item: pytest.Item) -> tuple[str, float, str]:
     return str(marker.args[0]), points, visibility
 
 
+def seed_of(item: pytest.Item) -> int:
+    """The seed the worker uses for this check's calls: ``@pytest.mark.seed(n)``, else 0."""
+    marker = item.get_closest_marker("seed")
+    return int(marker.args[0]) if marker and marker.args else 0
+
+
 class GraderPlugin:
     def __init__(self, session: Session, assignment: Assignment, reference: types.SimpleNamespace) -> None:
         self.session = session
@@ -91,8 +97,7 @@ class GraderPlugin:
     # -- fixtures
     @pytest.fixture
     def submission(self, request: pytest.FixtureRequest) -> SubmissionProxy:
-        marker = request.node.get_closest_marker("seed")
-        seed = int(marker.args[0]) if marker and marker.args else 0
+        seed = seed_of(request.node)
         proxy = SubmissionProxy(
             self.session, seed=seed,
             time_limit=lambda name: self._limit_of.get(name, self.assignment.call_seconds),
@@ -121,7 +126,7 @@ class GraderPlugin:
         except CheckSetupError:
             problem, points, visibility = "", 0.0, "visible"
         data: dict = {"problem": problem, "points": points, "visibility": visibility,
-                      "title": check_title(item)}
+                      "title": check_title(item), "seed": seed_of(item)}
         feedback = getattr(item, "grader_feedback", None)
         if feedback is not None and feedback.notes:
             data["notes"] = list(feedback.notes)
