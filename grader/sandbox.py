@@ -53,7 +53,7 @@ def bubblewrap_problem() -> str | None:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
-    probe = [bwrap, *_bwrap_base_args(), "--", sys.executable, "-I", "-c", "pass"]
+    probe = [bwrap, *_bwrap_base_args(), "--", sys.executable, "-I", "-S", "-c", "pass"]
     try:
         done = subprocess.run(probe, capture_output=True, timeout=20, stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired) as exc:

@@ -340,18 +340,25 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
                                f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
                                "open and save it in Jupyter")
         return source
-    transform = _magic_transformer()
+    transform = None
     for index, cell in enumerate(notebook.cells, start=1):
         if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
             continue
         label = f"{relative} [cell {index}]"
+        code = str(cell.source)
         try:
-            code = transform(str(cell.source))
-        except Exception as exc:  # noqa: BLE001
-            source.problems.append(f"{label}: could not translate IPython syntax ({exc})")
-            continue
-        try:
-            compile(code, label, "exec", dont_inherit=True)
+            try:
+                compile(code, label, "exec", dont_inherit=True)
+            except (SyntaxError, ValueError):
+                # Not plain Python: %magics, !shell escapes, pasted prompts. Translate the cell
+                # the way IPython does (importing IPython only for notebooks that need it).
+                transform = transform or _magic_transformer()
+                try:
+                    code = transform(code)
+                except Exception as exc:  # noqa: BLE001
+                    source.problems.append(f"{label}: could not translate IPython syntax ({exc})")
+                    continue
+                compile(code, label, "exec", dont_inherit=True)
         except (SyntaxError, ValueError) as exc:
             source.problems.append(syntax_message(exc, code, label))
             continue

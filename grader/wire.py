@@ -18,8 +18,6 @@ import os
 import struct
 from typing import Callable
 
-import numpy as np
-
 MAX_HEADER_BYTES = 4 * 1024 * 1024
 MAX_BLOB_BYTES = 64 * 1024 * 1024
 MAX_TOTAL_BYTES = 160 * 1024 * 1024
@@ -126,6 +124,8 @@ def _safe_repr(value: object, limit: int = 200) -> str:
 
 
 def _npy_bytes(array: np.ndarray) -> bytes:
+    import numpy as np
+
     buffer = io.BytesIO()
     np.save(buffer, array, allow_pickle=False)
     return buffer.getvalue()
@@ -133,6 +133,8 @@ def _npy_bytes(array: np.ndarray) -> bytes:
 
 def encode(value: object, blobs: list[bytes], depth: int = 0, keep: Callable[[object], int | None] | None = None) -> object:
     """Turn a value into JSON-able data, appending array bytes to ``blobs``."""
+    import numpy as np  # here, not at the top: the grader starts its worker before numpy loads
+
     if depth > MAX_DEPTH:
         return {"$": "object", "type": "nesting too deep", "repr": ""}
     if value is None or type(value) in (bool, str):
@@ -187,6 +189,8 @@ class _Budget:
 
 
 def _load_array(raw: bytes) -> np.ndarray:
+    import numpy as np
+
     try:
         array = np.load(io.BytesIO(raw), allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - any malformed .npy is a protocol error
