@@ -94,7 +94,7 @@ def available() -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def find(name_or_path: str | None, submission: str | None = None) -> Assignment:
+def find(name_or_path: str | None, submission=None) -> Assignment:
     """The assignment named, or at a path; when none is named, the only one installed or the
     one whose function and class names the submission defines."""
     if name_or_path is None:
@@ -117,20 +117,23 @@ def find(name_or_path: str | None, submission: str | None = None) -> Assignment:
                           f"{', '.join(available()) or 'none'}); pass a name or a folder with assignment.toml")
 
 
-def detect(submission_path: str, candidates: list[Assignment]) -> Assignment:
-    """The candidate most of whose required names the submission defines (at top level, in
-    any file), when that is unambiguous."""
+def detect(submission, candidates: list[Assignment]) -> Assignment:
+    """The candidate most of whose required names the submission (a path, or a Submission
+    already read) defines at top level in any file, when that is unambiguous."""
     from grader.submission import SubmissionError, open_submission
 
-    try:
-        submission = open_submission(submission_path)
-    except SubmissionError:
-        return candidates[0]  # grading reports the submission's own problem, with its fix
-    try:
-        defined = submission.defined_names()
-        modules = {source.module_parts[-1] for source in submission.sources}
-    finally:
-        submission.close()
+    submission_path = getattr(submission, "origin", submission)
+    if isinstance(submission, str):
+        try:
+            opened = open_submission(submission)
+        except SubmissionError:
+            return candidates[0]  # grading reports the submission's own problem, with its fix
+        try:
+            return detect(opened, candidates)
+        finally:
+            opened.close()
+    defined = submission.defined_names()
+    modules = {source.module_parts[-1] for source in submission.sources}
     scored = []
     for candidate in candidates:
         # Names defined count most; the conventional file names (q1_softmax.py) break ties and

@@ -16,7 +16,7 @@ from grader import assignment as assignments
 from grader.assignment import AssignmentError
 from grader.grading import GraderFailure, grade
 from grader.sandbox import SandboxUnavailable
-from grader.submission import SubmissionError
+from grader.submission import SubmissionError, open_submission
 
 EXIT_FULL, EXIT_LOST, EXIT_REQUEST, EXIT_FAILED = 0, 1, 2, 3
 
@@ -76,8 +76,13 @@ def _warn(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    assignment = assignments.find(args.assignment, submission=args.submission)
-    result = grade(args.submission, assignment, sandbox_mode=args.sandbox,
+    submission = open_submission(args.submission)  # read once: detection and grading share it
+    try:
+        assignment = assignments.find(args.assignment, submission=submission)
+    except BaseException:
+        submission.close()
+        raise
+    result = grade(submission, assignment, sandbox_mode=args.sandbox,
                    public_only=args.public, on_warning=_warn)
     if args.json:
         report.write_json(result, args.json)

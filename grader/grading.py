@@ -15,7 +15,7 @@ from grader import report, sandbox, scoring
 from grader import zygote as zygotes
 from grader.assignment import Assignment
 from grader.session import Session
-from grader.submission import open_submission
+from grader.submission import Submission, open_submission
 
 
 class GraderFailure(Exception):
@@ -53,7 +53,7 @@ def run_checks(plugin, check_dirs: list[str], rootdir: str) -> dict:
     return json_plugin.report
 
 
-def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
+def grade(path: str | Submission, assignment: Assignment, *, sandbox_mode: str = "auto",
           public_only: bool = False, on_warning=None, warm: bool = False) -> dict:
     """The report for one submission. Raises SubmissionError for an unreadable submission,
     SandboxUnavailable for a sandbox that cannot run, GraderFailure for our own faults.
@@ -67,7 +67,7 @@ def grade(path: str, assignment: Assignment, *, sandbox_mode: str = "auto",
     check_dirs = assignment.check_dirs(public_only)
     if not check_dirs:
         raise GraderFailure(f"{assignment.folder} has no checks/ or public/ folder")
-    submission = open_submission(path)
+    submission = path if isinstance(path, Submission) else open_submission(path)
     try:
         functions = {name: submission.modules_named(hints[0]) + hints
                      for name, hints in assignment.functions_wanted().items()}
