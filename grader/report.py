@@ -14,7 +14,6 @@ from grader import __version__
 from grader.assignment import Assignment
 from grader.submission import Submission
 
-SCHEMA_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "schema", "report.schema.json")
 
 
 def load_summary(submission: Submission, unit_errors: list[str], notes: list[str]) -> list[str]:

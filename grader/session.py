@@ -473,9 +473,6 @@ class Session:
             how = f"exited with code {code} (os._exit or sys.exit outside the grader's reach)"
         return "crash", f"the worker process {how} while {doing}{extra}"
 
-    def _death_message(self, doing: str) -> str:
-        return self._death(doing)[1]
-
     # ------------------------------------------------------------------ loading
     def _ensure_started(self) -> None:
         if self._starting:
