@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from grader import report
+from grader import zygote as zygotes
 from grader.assignment import Assignment, AssignmentError
 from grader.grading import grade
 
@@ -131,9 +132,18 @@ def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
              on_warning: Callable[[str], None] | None = None,
              out: Callable[[str], None] = print) -> bool:
     """Run every step, print what it found; True when the assignment passes validation."""
+    try:
+        return _validate(assignment, sandbox_mode, on_warning, out)
+    finally:
+        zygotes.close_all()
+
+
+def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> bool:
     started = time.perf_counter()
+    # The second grading, and every mutant's, fork from a warm sandbox (grader/zygote.py): the
+    # reproducibility check then also proves warm and fresh sandboxes grade alike.
     first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
-    second = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode)
+    second = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, warm=True)
     failures = []
     if first["score"] != first["max_score"]:
         failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
@@ -158,7 +168,7 @@ def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
         with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
             for mutant in mutants:
                 folder = build_mutant(mutant, assignment.reference_dir, scratch)
-                result = grade(folder, assignment, sandbox_mode=sandbox_mode)
+                result = grade(folder, assignment, sandbox_mode=sandbox_mode, warm=True)
                 verdict = judge_mutant(mutant, first, result)
                 verdicts.append(verdict)
                 lost = ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "nothing lost"
