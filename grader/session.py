@@ -324,7 +324,7 @@ class Session:
                 self._exit = (None, None)
             return self._exit
         ends = time.monotonic() + timeout
-        code, usage = process.returncode, None
+        code, usage, pause = process.returncode, None, 0.0005
         while code is None:
             try:
                 pid, status, usage = os.wait4(process.pid, os.WNOHANG)
@@ -337,7 +337,8 @@ class Session:
                 break
             if time.monotonic() > ends:
                 break
-            time.sleep(0.01)
+            time.sleep(pause)  # a killed worker is usually gone within a millisecond or two
+            pause = min(pause * 2, 0.02)
         if self.mode == "bubblewrap" and code is not None and code > 128:
             code = -(code - 128)  # bwrap exits with 128 + the signal that killed the worker
         self._exit = (code, usage)
