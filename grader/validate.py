@@ -7,9 +7,11 @@
    problem's failed checks contains the diagnosis that names the bug.
 
 Mutant format: ``mutants/mutants.toml`` lists ``[[mutant]]`` entries (``name``, ``problem``,
-``bug``, optional ``feedback``); folder ``mutants/NAME/`` holds only the module file(s) that
-differ from the reference. A mutant is graded as the reference folder with those files laid
-over it, in this process, one after another, exactly like a student's submission.
+``bug``, optional ``feedback``), each with one or more ``[[mutant.change]]`` tables (``file``,
+``old``, ``new``): ``old`` must occur exactly once in that file of the reference and is replaced
+by ``new``. A mutant is graded as a copy of the reference folder with its changes made, in this
+process, one after another, exactly like a student's submission. A change whose ``old`` no
+longer matches (the reference moved on) is an error, not a silently different mutant.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ class Mutant:
     problem: str
     bug: str
     feedback: str | None
-    folder: str
+    changes: list[tuple[str, str, str]]   # (file, old, new)
 
 
 @dataclass
@@ -57,13 +59,10 @@ def comparable(result: dict) -> str:
 
 
 def load_mutants(assignment: Assignment) -> list[Mutant]:
-    """The assignment's mutants, in index order; AssignmentError if index and folders disagree."""
-    folder = os.path.join(assignment.folder, "mutants")
-    index = os.path.join(folder, INDEX)
+    """The assignment's mutants, in index order; AssignmentError for a malformed index or a
+    change that no longer matches the reference."""
+    index = os.path.join(assignment.folder, "mutants", INDEX)
     if not os.path.isfile(index):
-        if os.path.isdir(folder) and any(os.path.isdir(os.path.join(folder, n)) for n in os.listdir(folder)):
-            raise AssignmentError(f"{folder} holds mutant folders but no {INDEX} saying which "
-                                  "problem each one belongs to")
         return []
     try:
         with open(index, "rb") as handle:
@@ -74,20 +73,27 @@ def load_mutants(assignment: Assignment) -> list[Mutant]:
     mutants, errors = [], []
     for entry in entries:
         name, problem = str(entry.get("name", "")), str(entry.get("problem", ""))
-        where = os.path.join(folder, name)
-        if not name or not os.path.isdir(where):
-            errors.append(f"mutant {name!r} has no folder {where}")
+        changes = []
+        for change in entry.get("change", []):
+            file, old, new = change.get("file"), change.get("old"), change.get("new")
+            if not all(isinstance(v, str) for v in (file, old, new)) or not old:
+                errors.append(f"mutant {name}: each change needs file, old and new")
+                continue
+            path = os.path.join(assignment.reference_dir or "", file)
+            text = open(path).read() if os.path.isfile(path) else ""
+            if text.count(old) != 1:
+                errors.append(f"mutant {name}: its change to {file} matches the reference "
+                              f"{text.count(old)} times, not once (update `old`)")
+            changes.append((file, old, new))
+        if not name:
+            errors.append(f"a mutant in {INDEX} has no name")
         elif problem not in known:
             errors.append(f"mutant {name}: problem {problem!r} is not in assignment.toml")
-        elif not any(f.endswith(".py") for f in os.listdir(where)):
-            errors.append(f"mutant {name}: its folder holds no .py file")
+        elif not changes:
+            errors.append(f"mutant {name}: no [[mutant.change]]")
         else:
             mutants.append(Mutant(name, problem, str(entry.get("bug", "")),
-                                  entry.get("feedback"), where))
-    listed = {m.name for m in mutants} | {str(e.get("name", "")) for e in entries}
-    for name in sorted(os.listdir(folder)):
-        if os.path.isdir(os.path.join(folder, name)) and name not in listed and not name.startswith((".", "_")):
-            errors.append(f"mutants/{name} is not listed in {INDEX}")
+                                  entry.get("feedback"), changes))
     if len({m.name for m in mutants}) != len(mutants):
         errors.append(f"{INDEX} lists a mutant twice")
     if errors:
@@ -96,13 +102,15 @@ def load_mutants(assignment: Assignment) -> list[Mutant]:
 
 
 def build_mutant(mutant: Mutant, reference_dir: str, into: str) -> str:
-    """A submission folder: the reference with the mutant's files laid over it."""
+    """A submission folder: a copy of the reference with the mutant's changes made."""
     target = os.path.join(into, mutant.name)
     shutil.copytree(reference_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
-    for name in os.listdir(mutant.folder):
-        source = os.path.join(mutant.folder, name)
-        if os.path.isfile(source) and name.endswith(".py"):
-            shutil.copy(source, os.path.join(target, name))
+    for file, old, new in mutant.changes:
+        path = os.path.join(target, file)
+        with open(path) as handle:
+            text = handle.read()
+        with open(path, "w") as handle:
+            handle.write(text.replace(old, new, 1))
     return target
 
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import shutil
-import textwrap
 import time
 
 from conftest import ROOT, run_cli
@@ -34,8 +33,9 @@ def test_validate_catches_every_mutant():
     assert elapsed < 120, f"validate took {elapsed:.1f} s"
 
 
-def assignment_with_mutants(tmp_path, mutants: dict[str, tuple[str, dict[str, str]]]):
-    """A copy of nn_basics whose mutants/ holds only the given ones: name -> (problem, files)."""
+def assignment_with_mutants(tmp_path, mutants: dict[str, tuple]):
+    """A copy of nn_basics whose mutants.toml lists only the given ones:
+    name -> (problem, file, old, new[, feedback])."""
     folder = tmp_path / "nn_copy"
     shutil.copytree(NN_BASICS, folder, ignore=shutil.ignore_patterns("mutants", "__pycache__"))
     toml = folder / "assignment.toml"
@@ -44,31 +44,28 @@ def assignment_with_mutants(tmp_path, mutants: dict[str, tuple[str, dict[str, st
         f'sandbox_functions = "sandbox_functions.py"\nreference = "{REFERENCE}"'))
     (folder / "mutants").mkdir()
     index = []
-    for name, (problem, files) in mutants.items():
-        (folder / "mutants" / name).mkdir()
-        for file, text in files.items():
-            (folder / "mutants" / name / file).write_text(text)
-        index += ["[[mutant]]", f'name = "{name}"', f'problem = "{problem}"', 'bug = "test"', ""]
+    for name, (problem, file, old, new, *feedback) in mutants.items():
+        index += ["[[mutant]]", f'name = "{name}"', f'problem = "{problem}"', 'bug = "test"']
+        index += [f'feedback = "{feedback[0]}"'] if feedback else []
+        index += ["[[mutant.change]]", f'file = "{file}"', f"old = '''{old}'''",
+                  f"new = '''{new}'''", ""]
     (folder / "mutants" / "mutants.toml").write_text("\n".join(index))
     return folder
 
 
-def reference_with(file: str, old: str, new: str) -> dict[str, str]:
-    text = (REFERENCE / file).read_text()
-    assert old in text
-    return {file: text.replace(old, new)}
+EPSILON = ("q1_softmax.py", "return exps / np.sum(exps, axis=1, keepdims=True)",
+           "return exps / (np.sum(exps, axis=1, keepdims=True) + 1e-8)")
 
 
 def test_uncaught_and_misplaced_mutants_fail_validation(tmp_path):
     folder = assignment_with_mutants(tmp_path, {
         # caught: softmax loses points, nothing else does
-        "eps": ("softmax", reference_with("q1_softmax.py", "return exps / np.sum(exps, axis=1, keepdims=True)",
-                                          "return exps / (np.sum(exps, axis=1, keepdims=True) + 1e-8)")),
+        "eps": ("softmax", *EPSILON),
         # an equivalent mutant: the checks cannot catch it, so validation must say so
-        "same": ("sigmoid", reference_with("q2_sigmoid.py", "result = s * (1.0 - s)", "result = s - s * s")),
+        "same": ("sigmoid", "q2_sigmoid.py", "result = s * (1.0 - s)", "result = s - s * s"),
         # declared in the wrong problem: it costs softmax, not sigmoid
-        "misplaced": ("sigmoid", reference_with("q1_softmax.py", "shifted = x - np.max(x, axis=1, keepdims=True)",
-                                                "shifted = x")),
+        "misplaced": ("sigmoid", "q1_softmax.py", "shifted = x - np.max(x, axis=1, keepdims=True)",
+                      "shifted = x"),
     })
     done = run_cli("validate", str(folder))
     assert done.returncode == 1, done.stdout + done.stderr
@@ -80,22 +77,17 @@ def test_uncaught_and_misplaced_mutants_fail_validation(tmp_path):
 
 def test_missing_diagnosis_fails_validation(tmp_path):
     folder = assignment_with_mutants(tmp_path, {
-        "eps": ("softmax", reference_with("q1_softmax.py", "return exps / np.sum(exps, axis=1, keepdims=True)",
-                                          "return exps / (np.sum(exps, axis=1, keepdims=True) + 1e-8)")),
+        "eps": ("softmax", *EPSILON, "a sentence no check ever writes"),
     })
-    index = folder / "mutants" / "mutants.toml"
-    index.write_text(index.read_text() + 'feedback = "a sentence no check ever writes"\n')
     done = run_cli("validate", str(folder))
     assert done.returncode == 1
     assert "mutants caught: 1/1" in done.stdout and "diagnosis named: 0/1" in done.stdout
 
 
-def test_unlisted_mutant_folder_is_a_request_error(tmp_path):
-    folder = assignment_with_mutants(tmp_path, {})
-    (folder / "mutants" / "stray").mkdir()
-    (folder / "mutants" / "stray" / "q1_softmax.py").write_text(textwrap.dedent("""
-        def softmax(x):
-            return x
-    """))
+def test_a_change_that_no_longer_matches_the_reference_is_a_request_error(tmp_path):
+    folder = assignment_with_mutants(tmp_path, {
+        "stale": ("softmax", "q1_softmax.py", "return exps / np.sum(exps, axis=99)", "return exps"),
+    })
     done = run_cli("validate", str(folder))
-    assert done.returncode == 2 and "mutants/stray is not listed in mutants.toml" in done.stderr
+    assert done.returncode == 2
+    assert "mutant stale: its change to q1_softmax.py matches the reference 0 times" in done.stderr
