@@ -7,7 +7,6 @@ path or assignment, bad option), 3 the grader itself failed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import ast
 import hashlib
-import io
 import keyword
 import os
 import re

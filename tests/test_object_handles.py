@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from conftest import run_cli, grade
+from conftest import grade
 
 
 CHECKS = '''

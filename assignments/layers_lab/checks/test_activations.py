@@ -5,27 +5,15 @@ backward is compared with central differences of the student's own forward (thro
 and with the reference. ReLU's derivative at exactly 0 is taken to be 0 (the inputs include 0).
 """
 
-import importlib.util
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, as_numeric, assert_close
+from grader.checks.siblings import sibling
 
 
-def _support():
-    name = "layers_lab_checks_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
+S = sibling(__file__, "_support.py")
 
 
 def sigmoid(x):

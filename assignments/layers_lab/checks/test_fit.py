@@ -15,27 +15,15 @@
 """
 
 import functools
-import importlib.util
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, StudentError, as_numeric, explain
+from grader.checks.siblings import sibling
 
 
-def _support():
-    name = "layers_lab_checks_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
+S = sibling(__file__, "_support.py")
 
 
 @pytest.mark.problem("fit", points=3)

@@ -7,27 +7,15 @@ handle) and with the reference. Shapes are non-square (n_in != n_out, N != both)
 show.
 """
 
-import importlib.util
-import pathlib
-import sys
 
 import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, StudentError, as_numeric, assert_close
+from grader.checks.siblings import sibling
 
 
-def _support():
-    name = "layers_lab_checks_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
+S = sibling(__file__, "_support.py")
 N, N_IN, N_OUT = 5, 4, 3
 
 

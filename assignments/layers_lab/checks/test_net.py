@@ -7,27 +7,14 @@ one, the check drives the other layer by layer. A wrong Linear therefore costs L
 not Net's; when the student's layers fail on their own, a network avoiding them is used.
 """
 
-import importlib.util
-import pathlib
-import sys
 
-import numpy as np
 import pytest
 
 from grader.checks import CheckFailure, StudentError, as_numeric, assert_close
+from grader.checks.siblings import sibling
 
 
-def _support():
-    name = "layers_lab_checks_support"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, pathlib.Path(__file__).with_name("_support.py"))
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-S = _support()
+S = sibling(__file__, "_support.py")
 FORWARD_ORDER_HINT = ("the first layer in the list comes first: for layer in self.layers: "
                       "x = layer.forward(x)")
 ORDER_HINT = ("go through the layers in reverse order (the last layer first), giving each layer's "
