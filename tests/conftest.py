@@ -37,3 +37,25 @@ def schema() -> dict:
 
 def problem_scores(report: dict) -> dict[str, float]:
     return {name: problem["score"] for name, problem in report["problems"].items()}
+
+
+def write_folder(folder: Path, files: dict[str, str]) -> Path:
+    """A folder holding the given files (a student's submission, say)."""
+    for name, text in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_text(text)
+    return folder
+
+
+def make_assignment(folder: Path, problems: list[dict], checks: str, reference: dict[str, str],
+                    name: str | None = None) -> Path:
+    """A small assignment folder: assignment.toml with these problems (id, points, functions,
+    module), one check file, and its reference solution in ``ref/``."""
+    lines = [f'name = "{name or folder.name}"', 'reference = "ref"']
+    for problem in problems:
+        functions = ", ".join(f'"{f}"' for f in problem["functions"])
+        lines += ["", "[[problems]]", f'id = "{problem["id"]}"', f'points = {problem["points"]}',
+                  f"functions = [{functions}]", f'module = "{problem["module"]}"']
+    write_folder(folder, {"assignment.toml": "\n".join(lines) + "\n", "checks/test_checks.py": checks})
+    write_folder(folder / "ref", reference)
+    return folder

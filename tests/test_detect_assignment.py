@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, make_assignment, run_cli, write_folder
+
+
+FOO = "def foo(x):\n    return 2 * x\n\n\nclass Bar:\n    pass\n"
 
 
 def install_other(tmp_path):
-    folder = tmp_path / "assignments" / "other"
-    (folder / "checks").mkdir(parents=True)
-    (folder / "assignment.toml").write_text(
-        'name = "other"\ntitle = "Other"\nreference = "ref"\n\n'
-        '[[problems]]\nid = "foo"\npoints = 1\nfunctions = ["foo", "Bar"]\nmodule = "foo"\n')
-    (folder / "ref").mkdir()
-    (folder / "ref" / "foo.py").write_text("def foo(x):\n    return 2 * x\n\n\nclass Bar:\n    pass\n")
-    (folder / "checks" / "test_foo.py").write_text(
-        "import pytest\n\n\n@pytest.mark.problem('foo', points=1)\n"
-        "def test_doubles(submission, reference):\n"
-        "    assert submission.foo(3) == reference.foo(3)\n")
+    make_assignment(tmp_path / "assignments" / "other",
+                    [{"id": "foo", "points": 1, "functions": ["foo", "Bar"], "module": "foo"}],
+                    "import pytest\n\n\n@pytest.mark.problem('foo', points=1)\n"
+                    "def test_doubles(submission, reference):\n"
+                    "    assert submission.foo(3) == reference.foo(3)\n", {"foo.py": FOO})
     return {"GRADER_ASSIGNMENTS": str(tmp_path / "assignments")}
 
 
 def test_submission_names_choose_the_assignment(tmp_path):
     env = install_other(tmp_path)
-    student = tmp_path / "student"
-    student.mkdir()
-    (student / "foo.py").write_text("def foo(x):\n    return x + x\n\n\nclass Bar:\n    pass\n")
+    student = write_folder(tmp_path / "student", {"foo.py": FOO.replace("2 * x", "x + x")})
     done = run_cli("run", str(student), "-q", env=env)
     assert done.returncode == 0 and done.stdout.strip() == "1 / 1", done.stdout + done.stderr
     nn = run_cli("run", str(FIXTURES / "python2_print"), "-q", env=env)
@@ -33,9 +28,7 @@ def test_submission_names_choose_the_assignment(tmp_path):
 
 def test_unrecognisable_submission_asks_for_assignment(tmp_path):
     env = install_other(tmp_path)
-    student = tmp_path / "student"
-    student.mkdir()
-    (student / "main.py").write_text("def unrelated():\n    pass\n")
+    student = write_folder(tmp_path / "student", {"main.py": "def unrelated():\n    pass\n"})
     done = run_cli("run", str(student), env=env)
     assert done.returncode == 2
     assert "cannot tell from its function names" in done.stderr and "--assignment" in done.stderr

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
-
-from conftest import grade
+from conftest import grade, make_assignment, write_folder
 
 
 CHECKS = '''
@@ -94,32 +92,14 @@ def crash():
 
 
 def test_checks_use_student_objects_through_handles(tmp_path):
-    folder = tmp_path / "layers"
-    (folder / "checks").mkdir(parents=True)
-    (folder / "ref").mkdir()
-    (folder / "assignment.toml").write_text(textwrap.dedent('''
-        name = "layers"
-        reference = "ref"
-        [[problems]]
-        id = "layer"
-        points = 2
-        functions = ["Layer"]
-        module = "layers"
-        [[problems]]
-        id = "net"
-        points = 2
-        functions = ["Net", "run_net", "crash"]
-        module = "layers"
-    '''))
-    (folder / "ref" / "layers.py").write_text(STUDENT)
-    (folder / "checks" / "test_layers.py").write_text(CHECKS)
-    student = tmp_path / "student"
-    student.mkdir()
-    (student / "layers.py").write_text(STUDENT)
+    folder = make_assignment(tmp_path / "layers", [
+        {"id": "layer", "points": 2, "functions": ["Layer"], "module": "layers"},
+        {"id": "net", "points": 2, "functions": ["Net", "run_net", "crash"], "module": "layers"},
+    ], CHECKS, {"layers.py": STUDENT})
+    student = write_folder(tmp_path / "student", {"layers.py": STUDENT})
     report, done = grade(student, tmp_path, "--assignment", str(folder))
     assert report["score"] == 4, done.stdout
-    wrong = tmp_path / "wrong"
-    wrong.mkdir()
-    (wrong / "layers.py").write_text(STUDENT.replace("self.dW = x.T @ dy", "self.dW = dy.T @ x * 2"))
+    wrong = write_folder(tmp_path / "wrong", {"layers.py": STUDENT.replace(
+        "self.dW = x.T @ dy", "self.dW = dy.T @ x * 2")})
     report, done = grade(wrong, tmp_path, "--assignment", str(folder))
     assert report["problems"]["layer"]["score"] == 1 and report["problems"]["net"]["score"] == 2, done.stdout

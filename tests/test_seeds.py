@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import textwrap
-
-from conftest import grade
+from conftest import grade, make_assignment, write_folder
 
 CHECKS = '''
 import random
@@ -35,25 +33,12 @@ def test_default_seed_is_zero(submission):
 
 
 def test_seeds_reach_the_worker_and_the_report(tmp_path):
-    folder = tmp_path / "seeded"
-    (folder / "checks").mkdir(parents=True)
-    (folder / "ref").mkdir()
-    (folder / "ref" / "draw.py").write_text("def draw():\n    return []\n")
-    (folder / "assignment.toml").write_text(textwrap.dedent('''
-        name = "seeded"
-        reference = "ref"
-        [[problems]]
-        id = "draw"
-        points = 2
-        functions = ["draw"]
-        module = "draw"
-    '''))
-    (folder / "checks" / "test_draw.py").write_text(CHECKS)
-    student = tmp_path / "student"
-    student.mkdir()
-    (student / "draw.py").write_text(
+    folder = make_assignment(tmp_path / "seeded", [{"id": "draw", "points": 2, "functions": ["draw"],
+                                                    "module": "draw"}],
+                             CHECKS, {"draw.py": "def draw():\n    return []\n"})
+    student = write_folder(tmp_path / "student", {"draw.py": (
         "import random\nimport numpy as np\n\n\ndef draw():\n"
-        "    return [random.random(), float(np.random.rand())]\n")
+        "    return [random.random(), float(np.random.rand())]\n")})
     report, done = grade(student, tmp_path, "--assignment", str(folder))
     assert report["score"] == 2, done.stdout
     assert [t["extra_data"]["seed"] for t in report["tests"]] == [7, 0]

@@ -4,11 +4,10 @@ does); student code still runs only in the sandboxed workers."""
 
 from __future__ import annotations
 
-import textwrap
 
 import pytest
 
-from conftest import FIXTURES
+from conftest import FIXTURES, make_assignment, write_folder
 from grader import assignment as assignments
 from grader import sandbox, zygote
 from grader.grading import grade
@@ -66,29 +65,15 @@ def test_probe(submission, feedback):
 
 @pytest.fixture
 def probe_assignment(tmp_path):
-    folder = tmp_path / "probe"
-    (folder / "checks").mkdir(parents=True)
-    (folder / "ref").mkdir()
-    (folder / "ref" / "probe.py").write_text("def observe():\n    return {}\n")
-    (folder / "assignment.toml").write_text(textwrap.dedent('''
-        name = "probe"
-        reference = "ref"
-        [[problems]]
-        id = "probe"
-        points = 1
-        functions = ["plant", "observe", "kill_everything"]
-        module = "probe"
-    '''))
-    (folder / "checks" / "test_probe.py").write_text(CHECKS)
+    folder = make_assignment(tmp_path / "probe", [{"id": "probe", "points": 1, "module": "probe",
+                                                   "functions": ["plant", "observe", "kill_everything"]}],
+                             CHECKS, {"probe.py": "def observe():\n    return {}\n"})
     yield assignments.load(str(folder))
     zygote.close_all()
 
 
 def student(tmp_path, name, body):
-    folder = tmp_path / name
-    folder.mkdir()
-    (folder / "probe.py").write_text(body)
-    return str(folder)
+    return str(write_folder(tmp_path / name, {"probe.py": body}))
 
 
 def note(report, word):
