@@ -1,4 +1,5 @@
-"""Attacks on the grader, each a real submission folder (tests/fixtures/attacks/NAME) graded
+"""Attacks on the grader, each a real submission folder (tests/fixtures/attacks/NAME, which holds
+only the attacking modules: the rest comes from tests/fixtures/modules_correct) graded
 through the real CLI. Every test asserts that the attacked problems get no points, every other
 problem keeps full points, the report is intact and valid, and the grader exits normally (1).
 
@@ -39,7 +40,8 @@ class Attack:
     def __init__(self, name: str, tmp_path: Path, mode: str, *extra: str, port: int = 9) -> None:
         self.token = uuid.uuid4().hex
         self.folder = tmp_path / "submissions" / name
-        shutil.copytree(ATTACKS / name, self.folder)
+        shutil.copytree(FIXTURES / "modules_correct", self.folder)  # the problems not attacked
+        shutil.copytree(ATTACKS / name, self.folder, dirs_exist_ok=True)
         (self.folder / "token.txt").write_text(self.token)
         (self.folder / "port.txt").write_text(str(port))
         self.before = tree_digest(self.folder)
