@@ -1,8 +1,9 @@
 """Find a submission's files and turn them into units of source the worker can run.
 
 A submission is a folder, a single .py or .ipynb file, or a .zip. Nothing here executes student
-code: notebooks are read with nbformat, IPython magics are translated with IPython's own
-transformer, and files are parsed with ``ast`` so a file that does not parse costs only itself.
+code: notebooks are read as JSON (with nbformat for older formats), IPython magics are translated
+with IPython's own transformer, and files are parsed with ``ast`` so a file that does not parse
+costs only itself.
 Each module becomes a list of units (a notebook cell, or a top-level statement of a .py file) so
 that the worker can run them one by one and a failing one is recorded and skipped.
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import hashlib
+import json
 import keyword
 import os
 import re
@@ -329,22 +331,27 @@ def _statement_units(tree: ast.Module, text: str, relative: str) -> list[Unit]:
 
 
 def _read_notebook(raw: bytes, relative: str) -> SourceFile:
-    import nbformat
-
     source = SourceFile(relative, "ipynb", [])
     try:
-        notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad JSON
-        source.problems.append(f"{relative} is not a valid notebook ({type(exc).__name__}: "
-                               f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
-                               "open and save it in Jupyter")
-        return source
+        cells = _v4_cells(raw.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        cells = None
+    if cells is None:
+        import nbformat
+
+        try:
+            notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
+        except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad JSON
+            source.problems.append(f"{relative} is not a valid notebook ({type(exc).__name__}: "
+                                   f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
+                                   "open and save it in Jupyter")
+            return source
+        cells = [(str(cell.get("cell_type")), str(cell.get("source", ""))) for cell in notebook.cells]
     transform = None
-    for index, cell in enumerate(notebook.cells, start=1):
-        if cell.get("cell_type") != "code" or not str(cell.get("source", "")).strip():
+    for index, (cell_type, code) in enumerate(cells, start=1):
+        if cell_type != "code" or not code.strip():
             continue
         label = f"{relative} [cell {index}]"
-        code = str(cell.source)
         try:
             try:
                 compile(code, label, "exec", dont_inherit=True)
@@ -366,6 +373,33 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
             continue
         source.units.append(Unit(id=f"{relative}#{index}", filename=label, line=1, code=code))
     return source
+
+
+def _v4_cells(text: str) -> list[tuple[str, str]] | None:
+    """(cell type, source) of each cell of a well-formed nbformat 4 notebook (what Jupyter has
+    written since 2015), read with json alone: importing nbformat and compiling its schema
+    costs more than grading the notebook. None for anything else, which nbformat then reads
+    (older formats are converted) or explains (a broken file)."""
+    try:
+        notebook = json.loads(text)
+    except (ValueError, RecursionError):
+        return None
+    if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
+        return None
+    cells = notebook.get("cells")
+    if not isinstance(cells, list):
+        return None
+    found = []
+    for cell in cells:
+        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
+            return None
+        code = cell.get("source", "")
+        if isinstance(code, list) and all(isinstance(line, str) for line in code):
+            code = "".join(code)
+        elif not isinstance(code, str):
+            return None
+        found.append((cell["cell_type"], code))
+    return found
 
 
 def _magic_transformer():

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import zipfile
+from pathlib import Path
 
 import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
+from grader import submission
 from grader.submission import SubmissionError, open_submission, read_source, syntax_message
 
 
@@ -69,6 +72,58 @@ def test_notebook_magics_are_translated_like_ipython(tmp_path):
     assert "get_ipython().system('pip install numpy')" in codes[2]
     assert "getoutput('ls')" in codes[3]
     assert len(source.units) == 4 and "a.ipynb [cell 4] does not parse" in source.problems[0]
+
+
+REPO = Path(__file__).resolve().parent.parent
+NOTEBOOKS = sorted(p for folder in ("tests/fixtures", "assignments", "examples")
+                   for p in (REPO / folder).rglob("*.ipynb"))
+
+
+def _units_via_nbformat(path: Path, relative: str, monkeypatch) -> list[tuple[str, str]]:
+    monkeypatch.setattr(submission, "_v4_cells", lambda text: None)  # force nbformat's reader
+    units = read_source(str(path), relative).units
+    monkeypatch.undo()
+    return [(u.id, u.code) for u in units]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: str(p.relative_to(REPO)))
+def test_notebooks_read_as_json_give_nbformats_units(path, monkeypatch):
+    """The JSON fast path for nbformat 4 must be exactly what nbformat itself reads."""
+    fast = [(u.id, u.code) for u in read_source(str(path), path.name).units]
+    assert fast and fast == _units_via_nbformat(path, path.name, monkeypatch)
+
+
+def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
+    from nbformat import v3
+
+    old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
+        v3.new_text_cell("markdown", "# hi"), v3.new_code_cell(input="def f(x):\n    return 2 * x")])])
+    (tmp_path / "old.ipynb").write_text(v3.writes_json(old))
+    assert submission._v4_cells((tmp_path / "old.ipynb").read_text()) is None
+    units = read_source(str(tmp_path / "old.ipynb"), "old.ipynb").units
+    assert [u.code for u in units] == ["def f(x):\n    return 2 * x"]
+
+    odd = {"nbformat": 4, "nbformat_minor": 2, "metadata": {}, "cells": [
+        {"cell_type": "code", "source": ["x = 1\n", "y = x + 1"], "metadata": {}, "outputs": []},
+        {"cell_type": "raw", "source": "not python", "metadata": {}},
+        {"cell_type": "code", "source": "z = 3", "metadata": {}, "outputs": []},
+        {"cell_type": "code", "source": "   \n", "metadata": {}, "outputs": []}]}
+    (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
+    fast = [(u.id, u.code) for u in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").units]
+    assert fast == [("odd.ipynb#1", "x = 1\ny = x + 1"), ("odd.ipynb#3", "z = 3")]
+    assert fast == _units_via_nbformat(tmp_path / "odd.ipynb", "odd.ipynb", monkeypatch)
+
+    del odd["cells"][1]["metadata"]  # nbformat refuses the whole notebook for this; we don't
+    (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
+    assert [u.code for u in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").units] == [
+        "x = 1\ny = x + 1", "z = 3"]
+
+    odd["cells"] = [{"cell_type": "code", "source": 42}]  # off the fast path: nbformat decides
+    (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
+    assert submission._v4_cells(json.dumps(odd)) is None
+    assert "is not a valid notebook" in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").problems[0]
+    (tmp_path / "cut.ipynb").write_text(json.dumps(odd)[:20])
+    assert "is not a valid notebook (NotJSONError" in read_source(str(tmp_path / "cut.ipynb"), "cut.ipynb").problems[0]
 
 
 def test_broken_notebook_is_one_problem_not_a_crash(tmp_path):
