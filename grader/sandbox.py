@@ -49,7 +49,8 @@ class SandboxUnavailable(Exception):
 
 @functools.lru_cache(maxsize=1)
 def bubblewrap_problem() -> str | None:
-    """None when bubblewrap works here, else one line saying why not."""
+    """None when bubblewrap works here, else one line saying why not. This starts a probe
+    sandbox; grading does not wait for one (see ``choose_mode``)."""
     bwrap = shutil.which("bwrap")
     if bwrap is None:
         return "bubblewrap (bwrap) is not installed"
@@ -60,15 +61,36 @@ def bubblewrap_problem() -> str | None:
         return f"bwrap could not start ({exc})"
     if done.returncode != 0:
         reason = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["unknown error"]
-        return f"bwrap does not work here: {reason[0]} (user namespaces may be disabled)"
+        return broken_message(reason[0])
     return None
 
 
+_seen_broken: list[str] = []  # what bwrap said when it could not start a worker in this process
+
+
+def broken_message(bwrap_said: str) -> str:
+    return f"bwrap does not work here: {bwrap_said} (user namespaces may be disabled)"
+
+
+def bubblewrap_failed(bwrap_said: str) -> str:
+    """Remember that bwrap refused to start a worker here, so this process stops trying."""
+    problem = broken_message(bwrap_said)
+    if not _seen_broken:
+        _seen_broken.append(problem)
+    return problem
+
+
 def choose_mode(requested: str) -> tuple[str, str | None]:
-    """The mode to use and, for an automatic fallback, the warning to show."""
+    """The mode to use and, for an automatic fallback, the warning to show.
+
+    An installed bwrap is trusted without a probe sandbox (that probe cost every ``grader
+    run`` about 20 ms before the worker could start): a bwrap that cannot start the worker
+    says so on its first line, the session raises SandboxUnavailable, and ``grade`` asks
+    again, now falling back (or refusing, for ``--sandbox bubblewrap``)."""
     if requested == "process":
         return "process", None
-    problem = bubblewrap_problem()
+    problem = ("bubblewrap (bwrap) is not installed" if shutil.which("bwrap") is None
+               else (_seen_broken or [None])[0])
     if requested == "bubblewrap":
         if problem:
             raise SandboxUnavailable(f"--sandbox bubblewrap: {problem}")

@@ -428,10 +428,22 @@ class Session:
         except EOFError:
             kind, message = self._death(doing)
             self._kill()
+            if doing == "starting":
+                self._check_sandbox_started()
             raise WorkerLost(kind, message) from None
         except wire.WireError as exc:
             self._kill()
             raise WorkerLost("bad-result", f"sent something that is not plain data ({exc})") from None
+
+    def _check_sandbox_started(self) -> None:
+        """A bwrap that cannot build its sandbox on this machine exits with one "bwrap: ..."
+        line before the worker says a word: the machine's fault, not the student's."""
+        if self.mode != "bubblewrap" or self.zygote is not None:
+            return
+        for line in self._drain.tail.decode(errors="replace").splitlines():
+            if line.startswith("bwrap: "):
+                problem = sandbox.bubblewrap_failed(line[len("bwrap: "):].strip())
+                raise sandbox.SandboxUnavailable(f"--sandbox bubblewrap: {problem}")
 
     def _sample_cpu(self) -> None:
         """Note the CPU time of the worker's processes while we wait for it: in bubblewrap

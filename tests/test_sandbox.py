@@ -106,3 +106,26 @@ def test_fallback_warning_names_what_is_lost_and_how_to_install(tmp_path):
     assert json.loads(out.read_text())["grader"]["sandbox"] == "process"
     refused = run_cli("run", str(FIXTURES / "modules_correct"), "--sandbox", "bubblewrap", env=no_bwrap)
     assert refused.returncode == 2 and "bubblewrap" in refused.stderr
+
+
+def test_a_bwrap_that_cannot_start_falls_back_with_the_warning(tmp_path):
+    """No probe sandbox runs before grading: a bwrap that refuses to build its sandbox (here a
+    stand-in printing what Ubuntu 24.04's AppArmor makes the real one print) is noticed when
+    the worker should start, and grading goes on in process mode, warned, with full marks."""
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text("#!/bin/sh\necho 'bwrap: setting up uid map: Permission denied' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    broken = {"PATH": f"{fake.parent}:/usr/bin:/bin"}
+    out = tmp_path / "r.json"
+    done = run_cli("run", str(FIXTURES / "modules_correct"), "--json", str(out), env=broken)
+    assert done.returncode == 0, done.stderr
+    warning = [line for line in done.stderr.splitlines() if line.startswith("warning:")]
+    assert len(warning) == 1 and "bwrap does not work here: setting up uid map" in warning[0], done.stderr
+    report = json.loads(out.read_text())
+    assert report["grader"]["sandbox"] == "process" and report["score"] == report["max_score"]
+    refused = run_cli("run", str(FIXTURES / "modules_correct"), "--sandbox", "bubblewrap", env=broken)
+    assert refused.returncode == 2, refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].endswith(
+        "--sandbox bubblewrap: bwrap does not work here: setting up uid map: Permission denied "
+        "(user namespaces may be disabled)"), refused.stderr
