@@ -1,10 +1,10 @@
 """Where the submissions of a batch are graded: local grading processes, or a Dask cluster.
 
-``grade()`` runs the assignment's pytest checks inside the calling process, so parallel grading
+Grading runs the assignment's pytest checks inside the calling process, so parallel grading
 needs separate processes. Locally, each of N slots keeps one long-lived grading process
-(``python -m grader.executors``) that grades one submission per request, exactly as
-``grader run`` does (the same ``grade()`` call, the same sandbox); it saves the interpreter and
-import start-up per submission (about half of the time of a ``grader run``). A grading process
+(``python -m grader.executors``) that grades one submission per request with the code path
+``grader run`` uses (``grade_each``, the same sandbox), all in one pytest session: it saves the
+interpreter start, the imports and pytest's collection per submission. A grading process
 that dies is replaced and the submission tried once more; one that exceeds the submission's
 wall-clock allowance is killed and the submission recorded as ``timeout``. Either way only that
 submission is affected.
@@ -60,37 +60,84 @@ class Outcome:
 
 def serve() -> None:
     """The grading process: one JSON request per line on stdin, one JSON answer per line on the
-    private channel (fd given in GRADER_CHANNEL_FD). Anything else printed goes to stderr."""
+    private channel (fd given in GRADER_CHANNEL_FD). Anything else printed goes to stderr.
+
+    Consecutive requests for the same assignment and sandbox are graded in one pytest session
+    (``grade_each``: the checks are collected once), each answered before the next is read."""
     channel = os.fdopen(int(os.environ["GRADER_CHANNEL_FD"]), "w", encoding="utf-8")
     os.dup2(2, 1)
     _die_with_parent()
     from grader import assignment as assignments
     from grader import zygote as zygotes
-    from grader.grading import GraderFailure, grade
+    from grader.grading import GraderFailure, grade_each
     from grader.sandbox import SandboxUnavailable
     from grader.submission import SubmissionError
 
-    loaded: dict[str, object] = {}
-    for line in sys.stdin:
-        request = json.loads(line)
-        warnings: list[str] = []
-        answer: dict
-        try:
-            if request["assignment"] not in loaded:
-                loaded[request["assignment"]] = assignments.find(request["assignment"])
-            report = grade(request["path"], loaded[request["assignment"]], sandbox_mode=request["sandbox"],
-                           on_warning=warnings.append, warm=True)
-            answer = {"status": STATUS_GRADED, "report": report}
-        except SubmissionError as exc:
-            answer = {"status": STATUS_UNREADABLE, "error": str(exc)}
-        except (GraderFailure, SandboxUnavailable) as exc:
-            answer = {"status": STATUS_ERROR, "error": f"{type(exc).__name__}: {exc}"}
-        except Exception as exc:  # noqa: BLE001 - a bug of ours costs this submission only
-            answer = {"status": STATUS_ERROR, "error": f"internal failure: {type(exc).__name__}: {exc}"}
-        answer["warnings"] = warnings
-        channel.write(json.dumps(answer) + "\n")
+    def answer(outcome: dict | BaseException, warnings: list[str]) -> None:
+        if isinstance(outcome, dict):
+            reply = {"status": STATUS_GRADED, "report": outcome}
+        elif isinstance(outcome, SubmissionError):
+            reply = {"status": STATUS_UNREADABLE, "error": str(outcome)}
+        elif isinstance(outcome, (GraderFailure, SandboxUnavailable)):
+            reply = {"status": STATUS_ERROR, "error": f"{type(outcome).__name__}: {outcome}"}
+        else:  # a bug of ours costs this submission only
+            reply = {"status": STATUS_ERROR, "error": f"internal failure: {type(outcome).__name__}: {outcome}"}
+        reply["warnings"] = list(warnings)
+        channel.write(json.dumps(reply) + "\n")
         channel.flush()
+
+    requests = _Requests(sys.stdin)
+    loaded: dict[str, object] = {}
+    while (first := requests.peek()) is not None:
+        key = (first["assignment"], first["sandbox"])
+        warnings: list[str] = []
+        try:
+            if key[0] not in loaded:
+                loaded[key[0]] = assignments.find(key[0])
+        except Exception as exc:  # noqa: BLE001
+            requests.take()
+            answer(exc, warnings)
+            continue
+        in_flight: list[str] = []
+
+        def paths():
+            while (request := requests.peek()) is not None and (request["assignment"], request["sandbox"]) == key:
+                requests.take()
+                warnings.clear()
+                in_flight.append(request["path"])
+                yield request["path"]
+
+        def graded(_path, outcome) -> None:
+            in_flight.clear()
+            answer(outcome, warnings)
+
+        try:
+            grade_each(paths(), loaded[key[0]], sandbox_mode=key[1], on_warning=warnings.append,
+                       warm=True, on_graded=graded)
+        except Exception as exc:  # noqa: BLE001 - e.g. the reference would not load
+            if in_flight:
+                answer(exc, warnings)
     zygotes.close_all()
+
+
+class _Requests:
+    """The requests on stdin, one JSON object per line, with a look at the next one."""
+
+    def __init__(self, stream) -> None:
+        self.stream, self.next = stream, None
+
+    def peek(self) -> dict | None:
+        while self.next is None:
+            line = self.stream.readline()
+            if not line:
+                return None
+            if line.strip():
+                self.next = json.loads(line)
+        return self.next
+
+    def take(self) -> dict | None:
+        request, self.next = self.peek(), None
+        return request
 
 
 def _die_with_parent() -> None:

@@ -1,14 +1,21 @@
-"""Grade one submission: load it into a worker, run the checks, score, build the report.
+"""Grade submissions: load each into a worker, run the checks, score, build the report.
 
-This is the whole pipeline in one readable function; each step lives in its own module.
+``grade`` is one submission; ``grade_each`` is many, one after another, in one pytest session:
+the check files are collected once and every check then runs against each submission in turn
+(a batch's grading process grades hundreds per session, so it pays pytest's configuration and
+collection once rather than per student). Both are the same path, so both give the same report.
+Each step lives in its own module; this file is the order they run in.
 """
 
 from __future__ import annotations
 
 import contextlib
 import io
+import itertools
 import os
+import sys
 import time
+from typing import Callable, Iterable, Iterator
 
 from grader import assignment as assignments
 from grader import report, sandbox, scoring
@@ -18,17 +25,89 @@ from grader.sandbox import SandboxUnavailable
 from grader.session import Session
 from grader.submission import Submission, open_submission
 
+Source = str | Submission
+OnGraded = Callable[[Source, "dict | BaseException"], None]
+
 
 class GraderFailure(Exception):
     """The grader itself (or the assignment's checks) failed: exit code 3."""
 
 
-def run_checks(plugin, check_dirs: list[str], rootdir: str) -> dict:
-    """Run the check files with pytest in this process; return pytest-json-report's record."""
+def grade(path: Source, assignment: Assignment, *, sandbox_mode: str = "auto",
+          public_only: bool = False, on_warning=None, warm: bool = False) -> dict:
+    """The report for one submission. Raises SubmissionError for an unreadable submission,
+    SandboxUnavailable for a sandbox that cannot run, GraderFailure for our own faults.
+
+    ``warm`` (for a process that grades many submissions) forks each worker from a sandbox
+    kept ready in this process (grader/zygote.py) instead of starting a new one."""
+    outcomes: list = []
+    grade_each([path], assignment, sandbox_mode=sandbox_mode, public_only=public_only,
+               on_warning=on_warning, warm=warm, on_graded=lambda _source, outcome: outcomes.append(outcome))
+    if isinstance(outcomes[0], BaseException):
+        raise outcomes[0]
+    return outcomes[0]
+
+
+def grade_each(sources: Iterable[Source], assignment: Assignment, *, on_graded: OnGraded,
+               sandbox_mode: str = "auto", public_only: bool = False, on_warning=None,
+               warm: bool = False) -> None:
+    """Grade each submission in turn: ``on_graded(source, report)``, or ``on_graded(source,
+    exception)`` for one that could not be graded (SubmissionError, SandboxUnavailable,
+    GraderFailure), before the next source is taken, so ``sources`` may be read lazily.
+
+    Nothing of one submission reaches the next: each gets its own worker, every fixture is
+    torn down after its last check, and the checks' per-check state is cleared (see
+    ``_CheckLoop``). Module-level state of the check files is shared, as it always was between
+    the submissions a process grades: checks keep none of a submission there."""
+    sources = iter(sources)
+    first = next(sources, None)
+    if first is None:
+        return
+    check_dirs = assignment.check_dirs(public_only)
+    if not check_dirs:
+        failure = GraderFailure(f"{assignment.folder} has no checks/ or public/ folder")
+        for source in itertools.chain([first], sources):
+            on_graded(source, failure)
+        return
+    loop: _CheckLoop | None = None
+
+    def warn(message: str) -> None:  # a fallback found inside the loop still reaches the caller
+        if on_warning and loop:
+            loop.to_caller(on_warning, message)
+        elif on_warning:
+            on_warning(message)
+
+    jobs = _Jobs(assignment, sandbox_mode, warm, warn)
+    job = jobs.prepare(first)  # its worker starts while this process imports what follows
+    try:
+        # Public checks carry their expected values, so a students' copy (no hidden checks,
+        # no reference solution) still grades; elsewhere a missing reference is an error.
+        reference = None if assignment.is_public_copy(check_dirs) else assignments.load_reference(assignment)
+        from grader.checks.plugin import GraderPlugin
+    except BaseException:
+        job.close()
+        raise
+    loop = _CheckLoop(job, map(jobs.prepare, sources), GraderPlugin(assignment, reference), jobs, on_graded)
+    exit_code, output = run_checks(loop, check_dirs, assignment.folder)
+    if loop.finished:
+        return
+    if exit_code == 2 and loop.started:  # pytest's code for an interrupt (Ctrl-C), which it swallowed
+        raise KeyboardInterrupt
+    # pytest stopped before our loop, or inside it: what was not graded cannot be
+    failure = GraderFailure(f"the checks could not run (pytest exit {exit_code}): {output[-1500:]}")
+    unfinished = [loop.current] if loop.current else [] if loop.started else [job]
+    for pending in itertools.chain(unfinished, loop.waiting):
+        pending.close()
+        on_graded(pending.source, failure)
+
+
+def run_checks(loop: "_CheckLoop", check_dirs: list[str], rootdir: str) -> tuple[int, str]:
+    """Run the check files with pytest in this process, ``loop`` taking the place of pytest's
+    own test loop; pytest's exit code and what it printed."""
     import pytest
     from pytest_jsonreport.plugin import JSONReport
 
-    json_plugin = JSONReport()
+    loop.json_plugin = JSONReport()
     # Built-in plugins a grading run never uses cost time on every submission (the
     # unraisable-exception plugin alone runs two full garbage collections; logging, warnings
     # and output capture wrap every phase of every check): leave them out. Output needs no
@@ -42,84 +121,175 @@ def run_checks(plugin, check_dirs: list[str], rootdir: str) -> dict:
             "-o", "python_files=test_*.py check_*.py", "--tb=no", "--no-header"]
     saved = os.environ.get("PYTEST_DISABLE_PLUGIN_AUTOLOAD")
     os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
-    output = io.StringIO()
+
+    class TestLoop:
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_runtestloop(self, session: pytest.Session) -> bool:
+            return loop.run(session)
+
+    loop.caller_streams = (sys.stdout, sys.stderr)
     try:
-        with contextlib.redirect_stdout(output), contextlib.redirect_stderr(output):
-            exit_code = pytest.main(args, plugins=[plugin, json_plugin])
+        with contextlib.redirect_stdout(loop.output), contextlib.redirect_stderr(loop.output):
+            exit_code = pytest.main(args, plugins=[loop.plugin, loop.json_plugin, TestLoop()])
     finally:
         if saved is None:
             os.environ.pop("PYTEST_DISABLE_PLUGIN_AUTOLOAD", None)
         else:
             os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = saved
-    if exit_code not in (pytest.ExitCode.OK, pytest.ExitCode.TESTS_FAILED) or plugin.setup_errors:
-        detail = "; ".join(plugin.setup_errors) or output.getvalue().strip()[-1500:]
-        raise GraderFailure(f"the checks could not run (pytest exit {int(exit_code)}): {detail}")
-    return json_plugin.report
+    return int(exit_code), loop.output.getvalue().strip()
 
 
-def grade(path: str | Submission, assignment: Assignment, *, sandbox_mode: str = "auto",
-          public_only: bool = False, on_warning=None, warm: bool = False) -> dict:
-    """The report for one submission. Raises SubmissionError for an unreadable submission,
-    SandboxUnavailable for a sandbox that cannot run, GraderFailure for our own faults.
+class _Job:
+    """One submission on its way through the checks: its files, its worker, its clock."""
 
-    ``warm`` (for a process that grades many submissions) forks each worker from a sandbox
-    kept ready in this process (grader/zygote.py) instead of starting a new one."""
-    started = time.perf_counter()
-    check_dirs = assignment.check_dirs(public_only)
-    if not check_dirs:
-        raise GraderFailure(f"{assignment.folder} has no checks/ or public/ folder")
-    submission = path if isinstance(path, Submission) else open_submission(path)
-    try:
-        for attempt in (1, 2):
-            mode, warning = sandbox.choose_mode(sandbox_mode)
-            if warning and on_warning:
-                on_warning(warning)
+    def __init__(self, source: Source) -> None:
+        self.source = source
+        self.started = time.perf_counter()
+        self.submission: Submission | None = None
+        self.session: Session | None = None
+        self.mode = ""
+        self.error: BaseException | None = None  # it could not even be opened
+
+    def close(self) -> None:
+        if self.session is not None:
+            self.session.close()
+            self.session = None
+        if self.submission is not None:
+            self.submission.close()
+
+
+class _Jobs:
+    """Opens a submission and starts its worker, in the sandbox chosen for it."""
+
+    def __init__(self, assignment: Assignment, sandbox_mode: str, warm: bool, on_warning) -> None:
+        self.assignment, self.sandbox_mode, self.warm, self.on_warning = assignment, sandbox_mode, warm, on_warning
+        self.hidden = [p for p in (assignment.folder, assignment.reference_dir) if p]
+
+    def prepare(self, source: Source) -> _Job:
+        job = _Job(source)
+        try:
+            job.submission = source if isinstance(source, Submission) else open_submission(source)
+            self.start_worker(job)
+        except Exception as exc:  # noqa: BLE001 - this submission's alone: reported by the loop
+            job.error = exc
+        return job
+
+    def start_worker(self, job: _Job) -> None:
+        mode, warning = sandbox.choose_mode(self.sandbox_mode)
+        if warning and self.on_warning:
+            self.on_warning(warning)
+        assignment, submission = self.assignment, job.submission
+        functions = {name: submission.modules_named(hints[0]) + hints
+                     for name, hints in assignment.functions_wanted().items()}
+        zygote = (zygotes.warm(assignment.limits, assignment.sandbox_functions, self.hidden)
+                  if self.warm and mode == "bubblewrap" else None)
+        job.mode = mode
+        job.session = Session(submission, mode=mode, limits=assignment.limits,
+                              factories=assignment.sandbox_functions, functions=functions,
+                              unit_seconds=assignment.load_seconds,
+                              budget_seconds=assignment.submission_seconds,
+                              hidden_paths=self.hidden, zygote=zygote)
+        job.session.begin()
+
+    def start(self, job: _Job) -> Session:
+        """The job's worker, loaded. A bwrap that cannot build its sandbox here is found out at
+        this point (no probe ran before): under ``auto`` the worker starts again in process
+        mode, with the fallback's warning (choose_mode knows by now)."""
+        try:
+            job.session.start()
+        except SandboxUnavailable:
+            if self.sandbox_mode != "auto":
+                raise
+            job.session.close()
+            self.start_worker(job)
+            job.session.start()
+        return job.session
+
+
+class _CheckLoop:
+    """Stands in for pytest's test loop (``pytest_runtestloop``): runs every collected check
+    against one submission after another, and turns each run into that submission's report."""
+
+    def __init__(self, first: _Job, waiting: Iterator[_Job], plugin, jobs: _Jobs, on_graded: OnGraded) -> None:
+        self.first, self.waiting, self.plugin, self.jobs, self.on_graded = first, waiting, plugin, jobs, on_graded
+        self.started = self.finished = False
+        self.current: _Job | None = None  # taken from ``waiting``, not reported yet
+        self.json_plugin = None
+        self.output = io.StringIO()  # what pytest and the checks print, kept from the caller's streams
+        self.caller_streams: tuple | None = None
+
+    def to_caller(self, callback: Callable, *args) -> None:
+        """Call back with the caller's own stdout and stderr in place, not pytest's buffer."""
+        if self.caller_streams is None:
+            return callback(*args)
+        inside = sys.stdout, sys.stderr
+        sys.stdout, sys.stderr = self.caller_streams
+        try:
+            callback(*args)
+        finally:
+            sys.stdout, sys.stderr = inside
+
+    def run(self, session) -> bool:
+        self.started = True
+        problem = self._setup_problem(session)
+        for job in itertools.chain([self.first], self.waiting):
+            self.current = job
             try:
-                json_report, load_lines, found = _check(submission, assignment, mode, check_dirs, warm)
-                break
-            except SandboxUnavailable:
-                # bwrap could not build its sandbox here. choose_mode now knows: under "auto"
-                # the second attempt falls back to process mode with its warning.
-                if sandbox_mode != "auto" or attempt == 2:
-                    raise
-    finally:
-        submission.close()
-    tests = scoring.score_tests(json_report)
-    check_errors = [t["name"] for t in tests if t.pop("check_error")]
-    problems = scoring.score_problems(tests, assignment)
-    result = report.build(assignment=assignment, submission=submission, tests=tests,
-                          problems=problems, load_lines=load_lines, functions=found,
-                          sandbox_mode=mode, execution_time=time.perf_counter() - started)
-    result["grader"]["check_errors"] = check_errors
-    return result
+                if job.error is not None:
+                    raise job.error
+                if problem:
+                    raise GraderFailure(f"the checks could not run: {problem}")
+                outcome: dict | BaseException = self._grade(job, session.items)
+            except Exception as exc:  # noqa: BLE001 - costs this submission only
+                outcome = exc
+            finally:
+                job.close()
+            self.output.seek(0)
+            self.output.truncate()
+            self.current = None
+            self.to_caller(self.on_graded, job.source, outcome)
+        self.finished = True
+        return True
+
+    def _setup_problem(self, session) -> str:
+        if self.plugin.setup_errors:
+            return "; ".join(self.plugin.setup_errors)
+        if not session.items:
+            return "no checks were collected (test_*.py files with test_ functions)"
+        return ""
+
+    def _grade(self, job: _Job, items: list) -> dict:
+        worker = self.jobs.start(job)
+        self.plugin.session = worker
+        for index, item in enumerate(items):
+            self.plugin.forget(item)
+            item.user_properties.clear()
+            following = items[index + 1] if index + 1 < len(items) else None  # None: tear all down
+            item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+        tests = scoring.score_tests({"tests": _take_tests(self.json_plugin)})
+        unit_errors = [_unit_line(o.unit, o.error) for o in worker.unit_outcomes.values() if o.error]
+        load_lines = report.load_summary(job.submission, unit_errors, worker.load_notes)
+        found = dict(worker.functions)
+        self.plugin.session = None
+        job.close()
+        check_errors = [t["name"] for t in tests if t.pop("check_error")]
+        problems = scoring.score_problems(tests, self.jobs.assignment)
+        result = report.build(assignment=self.jobs.assignment, submission=job.submission, tests=tests,
+                              problems=problems, load_lines=load_lines, functions=found,
+                              sandbox_mode=job.mode, execution_time=time.perf_counter() - job.started)
+        result["grader"]["check_errors"] = check_errors
+        return result
 
 
-def _check(submission: Submission, assignment: Assignment, mode: str, check_dirs: list[str],
-           warm: bool) -> tuple[dict, list[str], dict]:
-    """Load the submission into a worker and run the checks against it: pytest-json-report's
-    record, the lines about loading, and the functions the worker found."""
-    functions = {name: submission.modules_named(hints[0]) + hints
-                 for name, hints in assignment.functions_wanted().items()}
-    hidden = [p for p in (assignment.folder, assignment.reference_dir) if p]
-    zygote = (zygotes.warm(assignment.limits, assignment.sandbox_functions, hidden)
-              if warm and mode == "bubblewrap" else None)
-    with Session(submission, mode=mode, limits=assignment.limits,
-                 factories=assignment.sandbox_functions, functions=functions,
-                 unit_seconds=assignment.load_seconds,
-                 budget_seconds=assignment.submission_seconds,
-                 hidden_paths=hidden, zygote=zygote) as session:
-        session.begin()  # the worker starts while this process imports what follows
-        # Public checks carry their expected values, so a students' copy (no hidden checks,
-        # no reference solution) still grades; elsewhere a missing reference is an error.
-        reference = None if assignment.is_public_copy(check_dirs) else assignments.load_reference(assignment)
-        from grader.checks.plugin import GraderPlugin
+def _take_tests(json_plugin) -> list[dict]:
+    """The checks pytest-json-report recorded since the last call, in the order they ran.
 
-        session.start()
-        plugin = GraderPlugin(session, assignment, reference)
-        json_report = run_checks(plugin, check_dirs, assignment.folder)
-        unit_errors = [_unit_line(o.unit, o.error) for o in session.unit_outcomes.values() if o.error]
-        load_lines = report.load_summary(submission, unit_errors, session.load_notes)
-        return json_report, load_lines, dict(session.functions)
+    It keeps one record per check for the whole session, and a failed stage there outlives a
+    later pass; our session runs every check once per submission, so each submission takes its
+    records and leaves none behind."""
+    tests = list(json_plugin._json_tests.values())
+    json_plugin._json_tests.clear()
+    return tests
 
 
 def _unit_line(unit: str, error: dict) -> str:

@@ -64,8 +64,8 @@ def seed_of(item: pytest.Item) -> int:
 
 
 class GraderPlugin:
-    def __init__(self, session: Session, assignment: Assignment, reference: types.SimpleNamespace) -> None:
-        self.session = session
+    def __init__(self, assignment: Assignment, reference: types.SimpleNamespace | None) -> None:
+        self.session: Session | None = None  # the worker of the submission being graded
         self.assignment = assignment
         self._reference = reference
         self.setup_errors: list[str] = []
@@ -93,6 +93,12 @@ class GraderPlugin:
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             self.setup_errors.append(f"could not collect {report.nodeid}: {report.longreprtext[-800:]}")
+
+    def forget(self, item: pytest.Item) -> None:
+        """Before a check runs again for the next submission: drop what the last run left on
+        it, so a failure's feedback can only ever show this submission's calls."""
+        for name in ("grader_proxy", "grader_feedback"):
+            item.__dict__.pop(name, None)
 
     # -- fixtures
     @pytest.fixture
