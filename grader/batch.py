@@ -223,7 +223,7 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
         book.finish_batch(batch_id, graded=len(job_list), skipped=skipped, wall_seconds=wall)
         latest = book.latest(assignment.name)
         current = [(entry, latest[entry.student]) for entry in found.entries if entry.student in latest]
-        write_outputs(out_dir, assignment, current)
+        write_outputs(out_dir, assignment, current, written={job.student for job in job_list})
     return BatchResult(students=len(found.entries), graded=len(job_list), skipped=skipped,
                        failed=failed, wall_seconds=time.monotonic() - started, out_dir=out_dir)
 
@@ -250,9 +250,15 @@ def write_student(out_dir: str, student: str, status: str, report: dict | None, 
     write_atomic(os.path.join(folder, "feedback.html"), feedback_html.page(student, report, status=status, error=error))
 
 
-def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> None:
-    """Everything derived from the gradebook's latest runs of the students in the folder."""
+def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]],
+                  written: set[str] = frozenset()) -> None:
+    """Everything derived from the gradebook's latest runs of the students in the folder.
+    A student's own files are checked against the gradebook (a batch killed between recording
+    a run and writing its files left them stale), except for those this batch has just
+    ``written`` right after recording them."""
     for entry, run in current:
+        if entry.student in written:
+            continue
         report_path = os.path.join(student_dir(out_dir, entry.student), "report.json")
         expected = json.dumps(run.report, indent=2) + "\n" if run.report else None
         if expected is not None:
