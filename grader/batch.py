@@ -19,6 +19,7 @@ the submissions in flight, and the next run grades only what is missing or chang
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import os
@@ -27,6 +28,7 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
+from typing import Callable
 
 from grader import __version__, classlist, classreport, feedback_html, markdown
 from grader.assignment import Assignment
@@ -176,7 +178,7 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
     fingerprint = checks_fingerprint(assignment)
     jobs = jobs or os.cpu_count() or 1
     with Gradebook(os.path.join(out_dir, DB_NAME)) as book:
-        latest = book.latest(assignment.name)
+        latest = book.latest(assignment.name, reports=False)
         todo: list[tuple[classlist.Entry, str]] = []
         for entry in found.entries:
             reason = why_grade(entry, latest.get(entry.student), fingerprint, assignment.version,
@@ -221,9 +223,9 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
             runner.run(job_list, done)
         wall = time.monotonic() - started
         book.finish_batch(batch_id, graded=len(job_list), skipped=skipped, wall_seconds=wall)
-        latest = book.latest(assignment.name)
+        latest = book.latest(assignment.name, reports=False)
         current = [(entry, latest[entry.student]) for entry in found.entries if entry.student in latest]
-        write_outputs(out_dir, assignment, current, written={job.student for job in job_list})
+        write_outputs(out_dir, assignment, current, book.report, written={job.student for job in job_list})
     return BatchResult(students=len(found.entries), graded=len(job_list), skipped=skipped,
                        failed=failed, wall_seconds=time.monotonic() - started, out_dir=out_dir)
 
@@ -251,26 +253,20 @@ def write_student(out_dir: str, student: str, status: str, report: dict | None, 
 
 
 def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]],
-                  written: set[str] = frozenset()) -> None:
+                  report_of: Callable[[int], dict | None], written: set[str] = frozenset()) -> None:
     """Everything derived from the gradebook's latest runs of the students in the folder.
-    A student's own files are checked against the gradebook (a batch killed between recording
-    a run and writing its files left them stale), except for those this batch has just
-    ``written`` right after recording them."""
+
+    Reports are read one student at a time (``report_of(run.id)``) and only a summary of each
+    is kept, so memory does not grow with the class. A student's own files are checked against
+    the gradebook (a batch killed between recording a run and writing its files left them
+    stale), except for those this batch has just ``written`` right after recording them."""
+    slim = []
     for entry, run in current:
-        if entry.student in written:
-            continue
-        report_path = os.path.join(student_dir(out_dir, entry.student), "report.json")
-        expected = json.dumps(run.report, indent=2) + "\n" if run.report else None
-        if expected is not None:
-            try:
-                with open(report_path, encoding="utf-8") as handle:
-                    same = handle.read() == expected
-            except OSError:
-                same = False
-            if not same:
-                write_student(out_dir, entry.student, run.status, run.report, run.error)
-        elif not os.path.exists(os.path.join(student_dir(out_dir, entry.student), "feedback.md")):
-            write_student(out_dir, entry.student, run.status, run.report, run.error)
+        report = report_of(run.id)
+        if entry.student not in written:
+            _refresh_student(out_dir, entry.student, run, report)
+        slim.append((entry, dataclasses.replace(run, report=_summary(report))))
+    current = slim
     write_atomic(os.path.join(out_dir, "grades.csv"), grades_csv(assignment, current))
     write_atomic(os.path.join(out_dir, "canvas_gradebook.csv"), canvas_csv(assignment, current))
     rows = [classreport.Row(student=entry.student, status=run.status, score=run.score,
@@ -282,6 +278,29 @@ def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[clas
                               max_score=assignment.max_score, generated=now(), links=links)
     write_atomic(os.path.join(out_dir, "report.html"), page)
     _sweep(out_dir)
+
+
+def _refresh_student(out_dir: str, student: str, run: Run, report: dict | None) -> None:
+    if report is None:
+        if not os.path.exists(os.path.join(student_dir(out_dir, student), "feedback.md")):
+            write_student(out_dir, student, run.status, report, run.error)
+        return
+    try:
+        with open(os.path.join(student_dir(out_dir, student), "report.json"), encoding="utf-8") as handle:
+            same = handle.read() == json.dumps(report, indent=2) + "\n"
+    except OSError:
+        same = False
+    if not same:
+        write_student(out_dir, student, run.status, report, run.error)
+
+
+def _summary(report: dict | None) -> dict | None:
+    """What the class outputs read of a report: problem scores and the failed checks."""
+    if report is None:
+        return None
+    return {"problems": report["problems"],
+            "tests": [{"status": t["status"], "tags": t.get("tags"), "output": t.get("output")}
+                      for t in report["tests"] if t["status"] != "passed"]}
 
 
 def _sweep(out_dir: str) -> None:

@@ -30,7 +30,7 @@ import time
 from dataclasses import dataclass, field
 
 STATUS_GRADED, STATUS_UNREADABLE, STATUS_TIMEOUT, STATUS_ERROR = "graded", "unreadable", "timeout", "grader-error"
-RECYCLE_AFTER = 200          # a grading process is replaced after this many submissions
+RECYCLE_AFTER = 500          # a grading process is replaced after this many submissions (a safety net: its memory stays flat)
 STARTUP_SECONDS = 60
 
 

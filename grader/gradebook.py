@@ -147,12 +147,18 @@ class Gradebook:
                      for i, t in enumerate(report["tests"])])
             return run_id
 
-    def latest(self, assignment: str) -> dict[str, Run]:
-        """The newest run of every student of this assignment."""
+    def latest(self, assignment: str, reports: bool = True) -> dict[str, Run]:
+        """The newest run of every student of this assignment; without ``reports`` each run's
+        report is left in the database (``report(run.id)`` reads it): a class's reports take
+        far more memory than everything else about it."""
         rows = self.db.execute(
             "SELECT * FROM runs WHERE id IN (SELECT MAX(id) FROM runs WHERE assignment = ?"
-            " GROUP BY student)", (assignment,)).fetchall()
-        return {run.student: run for run in map(self._run, rows)}
+            " GROUP BY student)", (assignment,))
+        return {run.student: run for run in (self._run(row, reports) for row in rows)}
+
+    def report(self, run_id: int) -> dict | None:
+        row = self.db.execute("SELECT report_json FROM runs WHERE id = ?", (run_id,)).fetchone()
+        return json.loads(row[0]) if row and row[0] else None
 
     def history(self, student: str, assignment: str | None = None) -> list[Run]:
         query, args = "SELECT * FROM runs WHERE student = ?", [student]
@@ -167,11 +173,11 @@ class Gradebook:
     def count_runs(self) -> int:
         return self.db.execute("SELECT COUNT(*) FROM runs").fetchone()[0]
 
-    def _run(self, row) -> Run:
+    def _run(self, row, report: bool = True) -> Run:
         names = [d[0] for d in self.db.execute("SELECT * FROM runs LIMIT 0").description]
         data = dict(zip(names, row))
         report_json, meta_json = data.pop("report_json"), data.pop("meta_json")
-        report = json.loads(report_json) if report_json else None
+        report = json.loads(report_json) if report_json and report else None
         meta = json.loads(meta_json or "{}")
         return Run(report=report, meta=meta, **data)
 
