@@ -217,6 +217,15 @@ def sweep_orphans(rounds: int = 50) -> int:
     return killed
 
 
+def _exit_notice(pid: int) -> int | None:
+    """A descriptor that becomes readable when our child ``pid`` exits (Linux 5.3's pidfd),
+    so a reap waits exactly as long as the exit takes; None where there is none."""
+    try:
+        return os.pidfd_open(pid)
+    except (AttributeError, OSError):
+        return None
+
+
 class _ZygoteChild:
     """A worker forked by a zygote. Its pid is the sandbox's own, not the host's: it is only
     ever handed back to that zygote, never signalled from here."""
@@ -257,7 +266,8 @@ class Session:
         submission.copy_to(os.path.join(self.workdir, "submission"))
         if self.zygote is not None:
             try:
-                self.zygote.sweep(clean=True)  # nothing of the previous student is left
+                if not self.zygote.clean:
+                    self.zygote.sweep(clean=True)  # nothing of the previous student is left
                 host, self._inside = self.zygote.new_submission_dir()
                 submission.copy_to(host)
             except (ZygoteLost, OSError):
@@ -271,11 +281,13 @@ class Session:
         self.close()
 
     def close(self) -> None:
-        self._kill()
+        self._kill(final=True)
         shutil.rmtree(self.workdir, ignore_errors=True)
 
-    def _kill(self) -> None:
-        """Kill the worker with everything it started, and reap it."""
+    def _kill(self, final: bool = False) -> None:
+        """Kill the worker with everything it started, and reap it. ``final``: the submission
+        is done with, so a warm sandbox is cleaned for the next one now, and the worker's
+        last output is not waited for (a death's diagnosis reads it; a finished grading not)."""
         process, self.process = self.process, None
         if process is None:
             return
@@ -286,11 +298,12 @@ class Session:
                 except OSError:
                     pass
             try:
-                self.zygote.sweep(clean=False)
+                self.zygote.sweep(clean=final)
             except ZygoteLost:
                 self.zygote = None
             self._reap(process, 2.0)
-            self._drain.join(timeout=1)
+            if not final:
+                self._drain.join(timeout=1)
             return
         for fd in (self._to_worker, self._from_worker):
             try:
@@ -310,7 +323,8 @@ class Session:
             _LIVE_WORKERS.discard(process.pid)
         if self.mode == "process":
             sweep_orphans()
-        self._drain.join(timeout=1)
+        if not final:
+            self._drain.join(timeout=1)
 
     def _reap(self, process: subprocess.Popen, timeout: float) -> tuple[int | None, object]:
         """Wait for the worker's exit (up to ``timeout``); its exit code and resource usage."""
@@ -325,20 +339,29 @@ class Session:
             return self._exit
         ends = time.monotonic() + timeout
         code, usage, pause = process.returncode, None, 0.0005
-        while code is None:
-            try:
-                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            except ChildProcessError:
-                code = process.returncode if process.returncode is not None else -signal.SIGKILL
-                break
-            if pid:
-                code = os.waitstatus_to_exitcode(status)
-                process.returncode = code
-                break
-            if time.monotonic() > ends:
-                break
-            time.sleep(pause)  # a killed worker is usually gone within a millisecond or two
-            pause = min(pause * 2, 0.02)
+        exited = _exit_notice(process.pid) if code is None else None
+        try:
+            while code is None:
+                try:
+                    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+                except ChildProcessError:
+                    code = process.returncode if process.returncode is not None else -signal.SIGKILL
+                    break
+                if pid:
+                    code = os.waitstatus_to_exitcode(status)
+                    process.returncode = code
+                    break
+                left = ends - time.monotonic()
+                if left <= 0:
+                    break
+                if exited is not None:  # readable the moment the worker has exited
+                    select.select([exited], [], [], left)
+                else:
+                    time.sleep(min(pause, left))
+                    pause = min(pause * 2, 0.02)
+        finally:
+            if exited is not None:
+                os.close(exited)
         if self.mode == "bubblewrap" and code is not None and code > 128:
             code = -(code - 128)  # bwrap exits with 128 + the signal that killed the worker
         self._exit = (code, usage)

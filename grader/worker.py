@@ -697,6 +697,7 @@ class Zygote:
     def fork(self, request: dict, fds: list[int]) -> None:
         if len(fds) != 3:
             raise ValueError("fork needs three descriptors")
+        self.exits.clear()  # every earlier worker was waited for before this one was asked for
         pid = os.fork()
         if pid == 0:
             try:
@@ -716,7 +717,7 @@ class Zygote:
 
     def sweep(self, request: dict) -> None:
         me = os.getpid()
-        for _ in range(100):
+        for _ in range(500):
             try:
                 os.kill(-1, signal.SIGKILL)  # every process we may signal but us and pid 1
             except ProcessLookupError:
@@ -725,12 +726,16 @@ class Zygote:
             others = [int(p) for p in os.listdir("/proc") if p.isdigit() and int(p) not in (1, me)]
             if not others:
                 break
-            time.sleep(0.005)
+            try:  # a child of ours: wait exactly until it is gone (it was just killed)
+                found, status, usage = os.wait4(-1, 0)
+                self.exits[found] = (os.waitstatus_to_exitcode(status),
+                                     usage.ru_utime + usage.ru_stime, usage.ru_maxrss)
+            except ChildProcessError:  # not ours: the sandbox's init reaps them
+                time.sleep(0.001)
         if request.get("clean"):
             for folder in ("/tmp", "/var/tmp", "/dev/shm"):
                 _empty(folder)
             _remove_ipc()
-            self.exits.clear()
         self.reply({"ok": True})
 
     def wait(self, request: dict) -> None:

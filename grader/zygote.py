@@ -2,10 +2,10 @@
 already forks a fresh worker for each submission, instead of a new sandbox and interpreter
 starting every time (about 0.1 s of CPU per submission).
 
-Nothing of one student's run reaches the next: before a submission's files are copied in, the
-zygote kills every other process in the sandbox's PID namespace, empties /tmp, /var/tmp and
-/dev/shm, removes System V IPC objects, and the grader deletes every file under the shared
-submission folder. Each worker is a fork of the zygote as it was before any student code ran;
+Nothing of one student's run reaches the next: when a submission is done with (and before the
+next one's files are copied in, if that did not happen), the zygote kills every other process in
+the sandbox's PID namespace, empties /tmp, /var/tmp and /dev/shm, removes System V IPC objects,
+and the grader deletes every file under the shared submission folder. Each worker is a fork of the zygote as it was before any student code ran;
 the zygote is not dumpable, so a worker cannot ptrace it or read its memory. A worker that kills
 the zygote only ends its own grading: the grader starts a new zygote. Used only in bubblewrap
 mode (in process mode a worker runs with the grader's own privileges and could reach the
@@ -54,6 +54,7 @@ class Zygote:
         theirs.close()
         self.sock = ours
         self.alive = True
+        self.clean = True  # no worker has run since the last clean sweep (or ever)
         self.request({"op": "hello"})
 
     def request(self, message: dict, fds: list[int] | None = None) -> dict:
@@ -82,6 +83,7 @@ class Zygote:
         return self.shared, sandbox.SUBMISSION_DIR
 
     def fork(self, inside_root: str, fds: list[int]) -> int:
+        self.clean = False
         answer = self.request({"op": "fork", "root": inside_root}, fds)
         pid = answer.get("pid")
         if type(pid) is not int:
@@ -92,6 +94,7 @@ class Zygote:
     def sweep(self, clean: bool) -> None:
         """Kill every process in the sandbox but the zygote; with ``clean``, also empty its
         writable places and the shared submission folder, ready for another student."""
+        self.clean = False
         self.request({"op": "sweep", "clean": clean})
         if clean:
             for name in os.listdir(self.shared):
@@ -100,6 +103,7 @@ class Zygote:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     os.unlink(path)
+            self.clean = True
 
     def wait(self, pid: int, timeout: float) -> tuple[int | None, WorkerExit | None]:
         answer = self.request({"op": "wait", "pid": pid, "timeout": timeout})
