@@ -588,8 +588,8 @@ class Session:
     def begin(self) -> None:
         """Start the first worker and queue the load without waiting: the worker imports numpy
         and loads the submission on one core while the grader imports pytest on the other."""
-        if self.process is not None or self._starting:
-            return
+        if self.process is not None or self._starting or self.zygote is not None:
+            return  # a warm sandbox forks (in a millisecond) when the worker is first needed
         self.restarts += 1
         try:
             self._spawn(wait=False)
