@@ -10,12 +10,13 @@ Mutant format: ``mutants/mutants.toml`` lists ``[[mutant]]`` entries (``name``, 
 ``bug``, optional ``feedback``), each with one or more ``[[mutant.change]]`` tables (``file``,
 ``old``, ``new``): ``old`` must occur exactly once in that file of the reference and is replaced
 by ``new``. A mutant is graded as a copy of the reference folder with its changes made, in this
-process, one after another, exactly like a student's submission. A change whose ``old`` no
+process, one after another in one pytest session, exactly like a batch's submissions. A change whose ``old`` no
 longer matches (the reference moved on) is an error, not a silently different mutant.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shutil
@@ -28,7 +29,7 @@ from typing import Callable
 from grader import report
 from grader import zygote as zygotes
 from grader.assignment import Assignment, AssignmentError
-from grader.grading import grade
+from grader.grading import grade, grade_each
 
 INDEX = "mutants.toml"
 
@@ -148,19 +149,14 @@ def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
 
 def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> bool:
     started = time.perf_counter()
-    # The second grading, and every mutant's, fork from a warm sandbox (grader/zygote.py): the
-    # reproducibility check then also proves warm and fresh sandboxes grade alike.
+    mutants = load_mutants(assignment)
     first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
-    second = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, warm=True)
     failures = []
     if first["score"] != first["max_score"]:
         failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
                         + report.terminal(first))
     if first["grader"]["check_errors"]:
         failures.append("checks that errored on the reference: " + ", ".join(first["grader"]["check_errors"]))
-    reproducible = comparable(first) == comparable(second)
-    if not reproducible:
-        failures.append("grading the reference twice gave different reports")
     for problem in assignment.problems:
         got = first["problems"][problem.id]["max_score"]
         if got != problem.points:
@@ -168,21 +164,40 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
                             f"assignment.toml gives {problem.points:g}")
     out(f"reference: {first['score']} / {first['max_score']} "
         f"({len(first['tests'])} checks, {first['execution_time']:.2f} s, sandbox {first['grader']['sandbox']})")
-    out(f"reproducible: {'yes' if reproducible else 'NO'}")
 
-    mutants = load_mutants(assignment)
+    # The reference again, then every mutant: one pytest session, each worker forked from a warm
+    # sandbox; the reproducibility check then also proves warm and fresh sandboxes grade alike.
+    verdicts: list[MutantVerdict] = []
+    reference_again = True
+
+    def graded(_source, outcome) -> None:
+        nonlocal reference_again
+        if reference_again:
+            reference_again = False
+            if isinstance(outcome, BaseException):
+                raise outcome
+            reproducible = comparable(first) == comparable(outcome)
+            if not reproducible:
+                failures.append("grading the reference twice gave different reports")
+            out(f"reproducible: {'yes' if reproducible else 'NO'}")
+            return
+        mutant = mutants[len(verdicts)]
+        if isinstance(outcome, BaseException):
+            verdict = MutantVerdict(mutant, problems=[f"could not be graded ({type(outcome).__name__}: {outcome})"])
+            seconds = 0.0
+        else:
+            verdict, seconds = judge_mutant(mutant, first, outcome), outcome["execution_time"]
+        verdicts.append(verdict)
+        lost = ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "nothing lost"
+        mark = "ok  " if verdict.caught and verdict.named else "MISS"
+        out(f"  {mark} {mutant.name:<40} {seconds:5.2f} s  {lost}"
+            + (f"  ({'; '.join(verdict.problems)})" if verdict.problems else ""))
+
+    with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
+        folders = (build_mutant(mutant, assignment.reference_dir, scratch) for mutant in mutants)
+        grade_each(itertools.chain([assignment.reference_dir], folders), assignment,
+                   sandbox_mode=sandbox_mode, warm=True, on_graded=graded)
     if mutants:
-        verdicts = []
-        with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
-            for mutant in mutants:
-                folder = build_mutant(mutant, assignment.reference_dir, scratch)
-                result = grade(folder, assignment, sandbox_mode=sandbox_mode, warm=True)
-                verdict = judge_mutant(mutant, first, result)
-                verdicts.append(verdict)
-                lost = ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "nothing lost"
-                mark = "ok  " if verdict.caught and verdict.named else "MISS"
-                out(f"  {mark} {mutant.name:<40} {result['execution_time']:5.2f} s  {lost}"
-                    + (f"  ({'; '.join(verdict.problems)})" if verdict.problems else ""))
         caught = sum(v.caught for v in verdicts)
         named = sum(v.named for v in verdicts if v.mutant.feedback)
         declared = sum(1 for v in verdicts if v.mutant.feedback)
