@@ -91,7 +91,7 @@ def grade_each(sources: Iterable[Source], assignment: Assignment, *, on_graded: 
     exit_code, output = run_checks(loop, check_dirs, assignment.folder)
     if loop.finished:
         return
-    if exit_code == 2 and loop.started:  # pytest's code for an interrupt (Ctrl-C), which it swallowed
+    if loop.interrupted:  # Ctrl-C, which pytest turned into its exit code 2
         raise KeyboardInterrupt
     # pytest stopped before our loop, or inside it: what was not graded cannot be
     failure = GraderFailure(f"the checks could not run (pytest exit {exit_code}): {output[-1500:]}")
@@ -212,7 +212,7 @@ class _CheckLoop:
 
     def __init__(self, first: _Job, waiting: Iterator[_Job], plugin, jobs: _Jobs, on_graded: OnGraded) -> None:
         self.first, self.waiting, self.plugin, self.jobs, self.on_graded = first, waiting, plugin, jobs, on_graded
-        self.started = self.finished = False
+        self.started = self.finished = self.interrupted = False
         self.current: _Job | None = None  # taken from ``waiting``, not reported yet
         self.json_plugin = None
         self.output = io.StringIO()  # what pytest and the checks print, kept from the caller's streams
@@ -242,6 +242,9 @@ class _CheckLoop:
                 outcome: dict | BaseException = self._grade(job, session.items)
             except Exception as exc:  # noqa: BLE001 - costs this submission only
                 outcome = exc
+            except KeyboardInterrupt:
+                self.interrupted = True
+                raise
             finally:
                 job.close()
             self.output.seek(0)

@@ -65,3 +65,21 @@ def test_one_session_grades_each_submission_as_if_alone(tmp_path):
         assert comparable(outcome) == comparable(alone[name]), name
     wrong, correct = outcomes[0], outcomes[1]
     assert wrong["score"] < correct["score"] == correct["max_score"]
+
+
+def test_ctrl_c_ends_grading_with_130_and_no_worker_left():
+    """pytest swallows Ctrl-C inside its session; the grader must still stop, say so (130) and
+    leave no sandbox behind."""
+    import signal
+    import time
+
+    process = subprocess.Popen([sys.executable, "-m", "grader", "run", str(FIXTURES / "infinite_loop_sigmoid")],
+                               cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               stdin=subprocess.DEVNULL)
+    time.sleep(3)  # inside the checks by now: sigmoid's endless loop takes seconds to time out
+    assert process.poll() is None
+    process.send_signal(signal.SIGINT)
+    process.communicate(timeout=60)
+    assert process.returncode == 130
+    left = subprocess.run(["pgrep", "-f", "/sandbox/worker.py"], capture_output=True, text=True)
+    assert left.stdout.split() == []
