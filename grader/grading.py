@@ -95,7 +95,10 @@ def grade_each(sources: Iterable[Source], assignment: Assignment, *, on_graded: 
         raise KeyboardInterrupt
     # pytest stopped before our loop, or inside it: what was not graded cannot be
     failure = GraderFailure(f"the checks could not run (pytest exit {exit_code}): {output[-1500:]}")
-    unfinished = [loop.current] if loop.current else [] if loop.started else [job]
+    if not loop.started:
+        unfinished = [job]
+    else:
+        unfinished = [loop.current] if loop.current else []
     for pending in itertools.chain(unfinished, loop.waiting):
         pending.close()
         on_graded(pending.source, failure)
@@ -230,6 +233,8 @@ class _CheckLoop:
             sys.stdout, sys.stderr = inside
 
     def run(self, session) -> bool:
+        import pytest
+
         self.started = True
         problem = self._setup_problem(session)
         for job in itertools.chain([self.first], self.waiting):
@@ -240,6 +245,8 @@ class _CheckLoop:
                 if problem:
                     raise GraderFailure(f"the checks could not run: {problem}")
                 outcome: dict | BaseException = self._grade(job, session.items)
+            except pytest.exit.Exception as exc:
+                outcome = GraderFailure(f"a check called pytest.exit ({exc.msg}); checks must not end the session")
             except Exception as exc:  # noqa: BLE001 - costs this submission only
                 outcome = exc
             except KeyboardInterrupt:

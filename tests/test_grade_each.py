@@ -13,6 +13,8 @@ import json
 import subprocess
 import sys
 
+import pytest
+
 from conftest import FIXTURES, ROOT, run_cli
 
 ORDER = ["all_wrong", "modules_correct", "os_exit_softmax", "modules_correct", "no-such-folder",
@@ -67,19 +69,48 @@ def test_one_session_grades_each_submission_as_if_alone(tmp_path):
     assert wrong["score"] < correct["score"] == correct["max_score"]
 
 
-def test_ctrl_c_ends_grading_with_130_and_no_worker_left():
+def test_ctrl_c_ends_grading_with_130_and_no_worker_left(tmp_path):
     """pytest swallows Ctrl-C inside its session; the grader must still stop, say so (130) and
     leave no sandbox behind."""
+    import os
     import signal
     import time
 
+    own_tmp = tmp_path / "tmp"  # the worker's folder, and so its command line, names it
+    own_tmp.mkdir()
     process = subprocess.Popen([sys.executable, "-m", "grader", "run", str(FIXTURES / "infinite_loop_sigmoid")],
                                cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               stdin=subprocess.DEVNULL)
+                               stdin=subprocess.DEVNULL, env=dict(os.environ, TMPDIR=str(own_tmp)))
     time.sleep(3)  # inside the checks by now: sigmoid's endless loop takes seconds to time out
     assert process.poll() is None
     process.send_signal(signal.SIGINT)
     process.communicate(timeout=60)
     assert process.returncode == 130
-    left = subprocess.run(["pgrep", "-f", "/sandbox/worker.py"], capture_output=True, text=True)
+    left = subprocess.run(["pgrep", "-f", str(own_tmp)], capture_output=True, text=True)
     assert left.stdout.split() == []
+
+
+BROKEN_CHECKS = {
+    "no problem marker": ("def test_unmarked(submission):\n    assert submission.f() == 1\n",
+                          "has no @pytest.mark.problem(ID, points=N)"),
+    "does not import": ("import pytest\n\ndef test_x(:\n    pass\n", "could not collect"),
+    "no checks at all": ("import pytest\n", "no checks were collected"),
+    "pytest.exit in a check": ("import pytest\n\n@pytest.mark.problem('f', points=1)\n"
+                               "def test_x(submission):\n    pytest.exit('stop')\n",
+                               "a check called pytest.exit (stop); checks must not end the session"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_CHECKS))
+def test_broken_checks_are_the_graders_failure_not_a_zero(case, tmp_path):
+    """An author's mistake in the checks must not turn into a student's zero: exit 3, one line."""
+    from conftest import make_assignment, write_folder
+
+    checks, said = BROKEN_CHECKS[case]
+    folder = make_assignment(tmp_path / "broken", [{"id": "f", "points": 1, "functions": ["f"], "module": "f"}],
+                             checks, {"f.py": "def f():\n    return 1\n"})
+    student = write_folder(tmp_path / "student", {"f.py": "def f():\n    return 1\n"})
+    out = tmp_path / "report.json"
+    done = run_cli("run", str(student), "--assignment", str(folder), "--json", str(out))
+    assert done.returncode == 3, done.stdout + done.stderr
+    assert said in done.stderr and not out.exists()
