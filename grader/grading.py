@@ -244,7 +244,7 @@ class _CheckLoop:
                     raise job.error
                 if problem:
                     raise GraderFailure(f"the checks could not run: {problem}")
-                outcome: dict | BaseException = self._grade(job, session.items)
+                outcome: dict | BaseException = self._grade(job, session)
             except pytest.exit.Exception as exc:
                 outcome = GraderFailure(f"a check called pytest.exit ({exc.msg}); checks must not end the session")
             except Exception as exc:  # noqa: BLE001 - costs this submission only
@@ -268,25 +268,19 @@ class _CheckLoop:
             return "no checks were collected (test_*.py files with test_ functions)"
         return ""
 
-    def _grade(self, job: _Job, items: list) -> dict:
+    def _grade(self, job: _Job, session) -> dict:
         worker = self.jobs.start(job)
         self.plugin.session = worker
+        items = session.items
         for index, item in enumerate(items):
-            self.plugin.forget(item)
-            item.user_properties.clear()
+            item.user_properties.clear()  # json-report records them: only this submission's
             following = items[index + 1] if index + 1 < len(items) else None  # None: tear all down
-            item.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
-        tests = scoring.score_tests({"tests": _take_tests(self.json_plugin)})
-        # pytest's terminal reporter keeps every test report of the session for its summary,
-        # about 170 KB a submission here: a grading process would grow without end.
-        reporter = items[0].config.pluginmanager.get_plugin("terminalreporter") if items else None
-        if reporter is not None:
-            reporter.stats.clear()
+            session.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+        tests = scoring.score_tests({"tests": _take_tests(self.json_plugin, session.config)})
         unit_errors = [_unit_line(o.unit, o.error) for o in worker.unit_outcomes.values() if o.error]
         load_lines = report.load_summary(job.submission, unit_errors, worker.load_notes)
         found = dict(worker.functions)
         self.plugin.session = None
-        job.close()
         check_errors = [t["name"] for t in tests if t.pop("check_error")]
         problems = scoring.score_problems(tests, self.jobs.assignment)
         result = report.build(assignment=self.jobs.assignment, submission=job.submission, tests=tests,
@@ -296,14 +290,19 @@ class _CheckLoop:
         return result
 
 
-def _take_tests(json_plugin) -> list[dict]:
+def _take_tests(json_plugin, config) -> list[dict]:
     """The checks pytest-json-report recorded since the last call, in the order they ran.
 
-    It keeps one record per check for the whole session, and a failed stage there outlives a
-    later pass; our session runs every check once per submission, so each submission takes its
-    records and leaves none behind."""
+    Our session runs every check once per submission, so each submission takes its records and
+    leaves none behind: json-report keeps one record per check for the whole session (and a
+    failed stage there outlives a later pass), and pytest's terminal reporter keeps every test
+    report for its summary (about 170 KB a submission: a grading process would grow without
+    end)."""
     tests = list(json_plugin._json_tests.values())
     json_plugin._json_tests.clear()
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.stats.clear()
     return tests
 
 

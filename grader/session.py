@@ -262,8 +262,7 @@ class Session:
         self.strikes: dict[str, int] = {}
         self.started_at = time.monotonic()
         self.loaded_once = False
-        sandbox.prepare_workdir(self.workdir, factories)
-        submission.copy_to(os.path.join(self.workdir, "submission"))
+        self._workdir_ready = False  # a warm sandbox needs none; made when a fresh one starts
         if self.zygote is not None:
             try:
                 if not self.zygote.clean:
@@ -291,12 +290,12 @@ class Session:
         process, self.process = self.process, None
         if process is None:
             return
+        for fd in (self._to_worker, self._from_worker):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
         if isinstance(process, _ZygoteChild):
-            for fd in (self._to_worker, self._from_worker):
-                try:
-                    os.close(fd)
-                except OSError:
-                    pass
             try:
                 self.zygote.sweep(clean=final)
             except ZygoteLost:
@@ -305,11 +304,6 @@ class Session:
             if not final:
                 self._drain.join(timeout=1)
             return
-        for fd in (self._to_worker, self._from_worker):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
         alive = process.returncode is None
         tree = _descendants(process.pid, _parents()) if alive and self.mode == "process" else []
         try:
@@ -372,38 +366,19 @@ class Session:
         to_worker_r, to_worker_w = os.pipe()
         from_worker_r, from_worker_w = os.pipe()
         out_r, out_w = os.pipe()
-        code_root = os.path.join(self.workdir, "submission", self.submission.code_root_relative)
-        argv, cwd = sandbox.worker_command(self.mode, self.workdir, code_root, to_worker_r,
-                                           from_worker_w, self.limits, self.factories is not None,
-                                           hidden=self.hidden_paths)
-        env = sandbox.worker_environment()
-        if self.mode == "process":
-            become_subreaper()
         self._exit = None
         self._cpu_seen = 0.0
         if self.zygote is not None:
             root = os.path.normpath(os.path.join(self._inside, self.submission.code_root_relative))
             try:
-                pid = self.zygote.fork(root, [to_worker_r, from_worker_w, out_w])
+                self.process = _ZygoteChild(self.zygote, self.zygote.fork(root, [to_worker_r, from_worker_w, out_w]))
             except ZygoteLost:
                 self.zygote = None
                 for fd in (to_worker_r, to_worker_w, from_worker_r, from_worker_w, out_r, out_w):
                     os.close(fd)
                 return self._spawn(wait)
-            self.process = _ZygoteChild(self.zygote, pid)
-            for fd in (to_worker_r, from_worker_w, out_w):
-                os.close(fd)
-            self._to_worker, self._from_worker = to_worker_w, from_worker_r
-            self._drain = _Drain(out_r)
-            self._drain.start()
-            if wait:
-                self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
-            return
-        with _LIVE_LOCK:
-            self.process = subprocess.Popen(
-                argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
-                pass_fds=(to_worker_r, from_worker_w), start_new_session=True, close_fds=True)
-            _LIVE_WORKERS.add(self.process.pid)
+        else:
+            self._start_fresh(to_worker_r, from_worker_w, out_w)
         for fd in (to_worker_r, from_worker_w, out_w):
             os.close(fd)
         self._to_worker, self._from_worker = to_worker_w, from_worker_r
@@ -411,6 +386,26 @@ class Session:
         self._drain.start()
         if wait:
             self._receive(time.monotonic() + STARTUP_SECONDS, "starting")
+
+    def _start_fresh(self, read_fd: int, write_fd: int, out_fd: int) -> None:
+        """A new sandbox (or process) for the worker, over this session's own copy of the
+        submission (made the first time: a warm sandbox has its own)."""
+        if not self._workdir_ready:
+            sandbox.prepare_workdir(self.workdir, self.factories)
+            self.submission.copy_to(os.path.join(self.workdir, "submission"))
+            self._workdir_ready = True
+        code_root = os.path.join(self.workdir, "submission", self.submission.code_root_relative)
+        argv, cwd = sandbox.worker_command(self.mode, self.workdir, code_root, read_fd, write_fd,
+                                           self.limits, self.factories is not None,
+                                           hidden=self.hidden_paths)
+        if self.mode == "process":
+            become_subreaper()
+        with _LIVE_LOCK:
+            self.process = subprocess.Popen(
+                argv, cwd=cwd, env=sandbox.worker_environment(), stdin=subprocess.DEVNULL,
+                stdout=out_fd, stderr=out_fd, pass_fds=(read_fd, write_fd), start_new_session=True,
+                close_fds=True)
+            _LIVE_WORKERS.add(self.process.pid)
 
     # ------------------------------------------------------------------ channel
     def _send(self, message: dict, values: dict | None = None) -> None:

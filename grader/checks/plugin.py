@@ -94,12 +94,6 @@ class GraderPlugin:
         if report.failed:
             self.setup_errors.append(f"could not collect {report.nodeid}: {report.longreprtext[-800:]}")
 
-    def forget(self, item: pytest.Item) -> None:
-        """Before a check runs again for the next submission: drop what the last run left on
-        it, so a failure's feedback can only ever show this submission's calls."""
-        for name in ("grader_proxy", "grader_feedback"):
-            item.__dict__.pop(name, None)
-
     # -- fixtures
     @pytest.fixture
     def submission(self, request: pytest.FixtureRequest) -> SubmissionProxy:
