@@ -33,6 +33,13 @@ class GraderFailure(Exception):
     """The grader itself (or the assignment's checks) failed: exit code 3."""
 
 
+class CheckAuthorError(GraderFailure):
+    """A check has a bug of its author's (a typo'd name or fixture, a helper called wrongly):
+    no student may lose points for it, so the submission is not graded (exit 3, grader-error
+    in a batch), and ``grader validate`` fails on the reference. The message names the check's
+    file and line (see GraderPlugin.fault_of for what counts as the author's)."""
+
+
 def grade(path: Source, assignment: Assignment, *, sandbox_mode: str = "auto",
           public_only: bool = False, on_warning=None, warm: bool = False) -> dict:
     """The report for one submission. Raises SubmissionError for an unreadable submission,
@@ -276,6 +283,10 @@ class _CheckLoop:
             item.user_properties.clear()  # json-report records them: only this submission's
             following = items[index + 1] if index + 1 < len(items) else None  # None: tear all down
             session.config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+        if self.plugin.faults:  # a check's or the grader's own bug: no report, no false zero
+            fault = self.plugin.faults[0]
+            self.plugin.session = None
+            raise fault
         tests = scoring.score_tests({"tests": _take_tests(self.json_plugin, session.config)})
         unit_errors = [_unit_line(o.unit, o.error) for o in worker.unit_outcomes.values() if o.error]
         load_lines = report.load_summary(job.submission, unit_errors, worker.load_notes)

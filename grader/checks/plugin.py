@@ -9,13 +9,19 @@ metadata hook records what scoring needs, pytest-json-report carries it out.
 
 from __future__ import annotations
 
+import inspect
+import os
+import re
 import types
 
 import pytest
+from _pytest.fixtures import FixtureLookupError
 
+import grader
 from grader.assignment import Assignment
 from grader.checks.numeric import CheckFailure
 from grader.checks.proxy import StudentError, SubmissionProxy, explain_brief, explain_hints
+from grader.grading import CheckAuthorError, GraderFailure
 from grader.session import Session
 
 VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
@@ -63,14 +69,62 @@ def seed_of(item: pytest.Item) -> int:
     return int(marker.args[0]) if marker and marker.args else 0
 
 
+GRADER_DIR = os.path.dirname(os.path.abspath(grader.__file__))
+# How Python words a call whose arguments do not fit the function: "assert_close() got an
+# unexpected keyword argument 'tol'", "softmax() missing 1 required positional argument: 'x'".
+BAD_CALL = re.compile(r"^[\w.<>]+\(\) (missing \d+ required|got an unexpected keyword|got multiple "
+                      r"values|takes (\d+|from \d+ to \d+) positional|takes no arguments)")
+
+
+def _frames(tb: types.TracebackType | None) -> list[tuple[str, int]]:
+    frames = []
+    while tb is not None:
+        frames.append((os.path.abspath(tb.tb_frame.f_code.co_filename), tb.tb_lineno))
+        tb = tb.tb_next
+    return frames
+
+
+def _def_line(item: pytest.Item) -> int:
+    """The line of the check's ``def`` (where its fixtures are named), below its decorators."""
+    try:
+        lines, first = inspect.getsourcelines(item.function)
+    except (AttributeError, OSError, TypeError):
+        return item.location[1] + 1
+    for offset, line in enumerate(lines):
+        if line.lstrip().startswith(("def ", "async def ")):
+            return first + offset
+    return first
+
+
+def _inside(path: str, folder: str) -> bool:
+    return bool(folder) and os.path.commonpath([path, folder]) == folder
+
+
 class GraderPlugin:
     def __init__(self, assignment: Assignment, reference: types.SimpleNamespace | None) -> None:
-        self.session: Session | None = None  # the worker of the submission being graded
+        self._session: Session | None = None
+        self.faults: list[GraderFailure] = []
         self.assignment = assignment
         self._reference = reference
         self.setup_errors: list[str] = []
         self._module_of = {name: p.module for p in assignment.problems for name in p.functions}
         self._limit_of = {name: p.call_seconds for p in assignment.problems for name in p.functions}
+        self._author_dirs = [os.path.abspath(os.path.join(assignment.folder, d))
+                             for d in ("checks", "public")]
+        if assignment.reference_dir:
+            self._author_dirs.append(os.path.abspath(assignment.reference_dir))
+
+    @property
+    def session(self) -> Session | None:
+        """The worker of the submission being graded."""
+        return self._session
+
+    @session.setter
+    def session(self, worker: Session | None) -> None:
+        # A new submission: faults the checks found in themselves or the grader while grading
+        # the last one are not carried over.
+        self._session = worker
+        self.faults = []
 
     # -- configuration and collection
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -131,8 +185,84 @@ class GraderPlugin:
         if feedback is not None and feedback.notes:
             data["notes"] = list(feedback.notes)
         if call.excinfo is not None and call.when in ("setup", "call"):
-            data["feedback"], data["check_error"] = self.failure_text(item, call.excinfo)
+            fault = self.fault_of(item, call.excinfo)
+            if fault is not None:  # not the student's: the submission is not graded at all
+                self.faults.append(fault)
+                data["feedback"], data["check_error"] = str(fault), True
+            else:
+                data["feedback"], data["check_error"] = self.failure_text(item, call.excinfo)
         return data
+
+    def fault_of(self, item: pytest.Item, excinfo: pytest.ExceptionInfo) -> GraderFailure | None:
+        """The failure as the fault of the check's author or of the grader, or None when it is
+        the submission's (the student loses the check's points, as for any failed check).
+
+        The rule, from the exception and the innermost frame of its traceback:
+
+        - A CheckFailure (StudentError included), an AssertionError or pytest.fail/skip: the
+          check judged the submission. The student's.
+        - A fixture the check asks for does not exist (pytest's "fixture 'x' not found"): the
+          author's, at the check's ``def`` line.
+        - Raised in check code (a file under the assignment's checks/ or public/, or the
+          reference solution; or in a library that check code called, as numpy's module
+          ``__getattr__`` raises for ``np.asarry``) as a NameError (a typo), an ImportError,
+          a SyntaxError, an AttributeError of a module or of the ``reference`` namespace
+          (``np.asarry``, ``reference.sofmax``), or a TypeError raised by the check's own frame
+          in Python's wording for a call whose arguments do not fit (``assert_close() got an
+          unexpected keyword argument 'tol'``): the author's. None of these can come from the
+          submission's data, which reaches the checks as plain numbers, strings, containers
+          and arrays (no modules; nothing callable but the worker's objects, whose failures
+          are StudentErrors).
+        - Any other exception raised in check code (``result.shape`` on a returned list, an
+          IndexError on a short returned tuple, a KeyError, a ValueError): what the submission
+          returned did not fit what the check expected. The student's.
+        - Raised in the grader's own code (grader/: the plugin, the proxy, the session, the
+          helpers), whatever the type: the grader's. An exception raised inside a library
+          (numpy) is not: a helper that numpy fails in was most likely handed the submission's
+          data, so that stays the student's, as any other exception in check code.
+        """
+        exc = excinfo.value
+        if isinstance(exc, (AssertionError, pytest.skip.Exception, pytest.fail.Exception)):
+            return None
+        check_file, check_line = item.location[0], _def_line(item)
+        if isinstance(exc, FixtureLookupError):
+            return CheckAuthorError(f"{check_file}, line {check_line}: {item.name} asks for fixture "
+                                    f"'{exc.argname}', which does not exist (a bug in the check; "
+                                    "the submission was not graded)")
+        frames = _frames(excinfo.tb)
+        if not frames:
+            return None
+        innermost = frames[-1][0]
+        what = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}".rstrip(": ")
+        ours = [f for f in frames if _inside(f[0], GRADER_DIR) or self._in_author_code(f[0])]
+        if ours and self._in_author_code(ours[-1][0]) and self._authors_kind(exc, ours[-1] == frames[-1]):
+            path, line = ours[-1]
+            return CheckAuthorError(f"{self._relative(path)}, line {line}: a bug in the check "
+                                    f"{item.name} ({what}); the submission was not graded")
+        if _inside(innermost, GRADER_DIR):
+            path, line = frames[-1]
+            return GraderFailure(f"{check_file}, line {check_line}: the grader failed in check "
+                                 f"{item.name} ({what} at grader/{os.path.relpath(path, GRADER_DIR)}:"
+                                 f"{line}); the submission was not graded")
+        return None
+
+    def _in_author_code(self, path: str) -> bool:
+        return any(_inside(path, folder) for folder in self._author_dirs)
+
+    def _authors_kind(self, exc: BaseException, raised_here: bool) -> bool:
+        """Whether an exception raised in (or, through a library such as numpy, from) check
+        code is a kind the submission's data cannot cause; ``raised_here``: by the check's own
+        frame, not inside a library it called."""
+        if isinstance(exc, (NameError, ImportError, SyntaxError)):
+            return True
+        if isinstance(exc, AttributeError):
+            owner = getattr(exc, "obj", None)
+            return isinstance(owner, types.ModuleType) or (owner is not None and owner is self._reference)
+        return raised_here and isinstance(exc, TypeError) and bool(BAD_CALL.match(str(exc)))
+
+    def _relative(self, path: str) -> str:
+        relative = os.path.relpath(path, os.path.abspath(self.assignment.folder))
+        return path if relative.startswith("..") else relative
 
     def failure_text(self, item: pytest.Item, excinfo: pytest.ExceptionInfo) -> tuple[str, bool]:
         exc = excinfo.value
@@ -143,11 +273,13 @@ class GraderPlugin:
             text, check_error = str(exc) or "assertion failed", False
         elif isinstance(exc, pytest.skip.Exception):
             text, check_error = f"check skipped: {exc}", True
+        elif isinstance(exc, pytest.fail.Exception):
+            text, check_error = str(exc) or "the check failed", False
         else:
             text = f"the check could not use what the submission returned ({type(exc).__name__}: {exc})"
             check_error = True
-        error_type = getattr(getattr(exc, "result", None), "error", None) or {}
-        show_input = proxy is not None and proxy.calls and error_type.get("type") != "NotFound"
+        error = getattr(getattr(exc, "result", None), "error", None) or {}
+        show_input = proxy is not None and proxy.calls and error.get("type") != "NotFound"
         try:
             _, _, visibility = problem_of(item)
         except CheckSetupError:
