@@ -104,6 +104,7 @@ class GraderPlugin:
     def __init__(self, assignment: Assignment, reference: types.SimpleNamespace | None) -> None:
         self._session: Session | None = None
         self.faults: list[GraderFailure] = []
+        self.timed_out: dict[str, str | None] = {}
         self.assignment = assignment
         self._reference = reference
         self.setup_errors: list[str] = []
@@ -121,10 +122,11 @@ class GraderPlugin:
 
     @session.setter
     def session(self, worker: Session | None) -> None:
-        # A new submission: faults the checks found in themselves or the grader while grading
-        # the last one are not carried over.
+        # A new submission: what the checks learned about the last one (its faults found in
+        # the checks or the grader, its functions that timed out) is not carried over.
         self._session = worker
         self.faults = []
+        self.timed_out = {}
 
     # -- configuration and collection
     def pytest_configure(self, config: pytest.Config) -> None:
@@ -152,10 +154,17 @@ class GraderPlugin:
     @pytest.fixture
     def submission(self, request: pytest.FixtureRequest) -> SubmissionProxy:
         seed = seed_of(request.node)
+        try:
+            problem, _, visibility = problem_of(request.node)
+        except CheckSetupError:
+            problem, visibility = "", "hidden"
+        # The name later checks may point at: a check whose name is not shown is not named.
+        name = f"{problem}: {check_title(request.node)}" if visibility == "visible" else None
         proxy = SubmissionProxy(
             self.session, seed=seed,
             time_limit=lambda name: self._limit_of.get(name, self.assignment.call_seconds),
-            module_of=lambda name: self._module_of.get(name, name))
+            module_of=lambda name: self._module_of.get(name, name),
+            timed_out=self.timed_out, check=name)
         request.node.grader_proxy = proxy
         return proxy
 
@@ -181,9 +190,6 @@ class GraderPlugin:
             problem, points, visibility = "", 0.0, "visible"
         data: dict = {"problem": problem, "points": points, "visibility": visibility,
                       "title": check_title(item), "seed": seed_of(item)}
-        feedback = getattr(item, "grader_feedback", None)
-        if feedback is not None and feedback.notes:
-            data["notes"] = list(feedback.notes)
         if call.excinfo is not None and call.when in ("setup", "call"):
             fault = self.fault_of(item, call.excinfo)
             if fault is not None:  # not the student's: the submission is not graded at all
@@ -191,6 +197,15 @@ class GraderPlugin:
                 data["feedback"], data["check_error"] = str(fault), True
             else:
                 data["feedback"], data["check_error"] = self.failure_text(item, call.excinfo)
+            item.grader_failure = data["feedback"]
+        notes = list(getattr(getattr(item, "grader_feedback", None), "notes", []))
+        # A time limit this check ran into is said here even when the check passed (a stand-in
+        # answered) or failed on another call: later checks point at it.
+        proxy = getattr(item, "grader_proxy", None)
+        said = getattr(item, "grader_failure", "")
+        notes += [m for m in dict.fromkeys(proxy.timeouts if proxy else []) if m and m not in said]
+        if notes:
+            data["notes"] = notes
         return data
 
     def fault_of(self, item: pytest.Item, excinfo: pytest.ExceptionInfo) -> GraderFailure | None:
@@ -279,7 +294,8 @@ class GraderPlugin:
             text = f"the check could not use what the submission returned ({type(exc).__name__}: {exc})"
             check_error = True
         error = getattr(getattr(exc, "result", None), "error", None) or {}
-        show_input = proxy is not None and proxy.calls and error.get("type") != "NotFound"
+        show_input = (proxy is not None and proxy.calls and error.get("type") != "NotFound"
+                      and not error.get("skipped"))  # a call never run: its input says nothing
         try:
             _, _, visibility = problem_of(item)
         except CheckSetupError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 from grader.checks.numeric import CheckFailure, outline, show
-from grader.session import CallResult, Session
+from grader.session import STRIKES, CallResult, Session
 from grader.wire import Handle, Remote
 
 
@@ -151,13 +151,24 @@ def _wrap(proxy: "SubmissionProxy", value: object) -> object:
 
 
 class SubmissionProxy:
+    """The ``submission`` fixture of one check.
+
+    ``timed_out`` is shared by every check of one submission: for each function that ran past
+    its time limit, the name of the first check where it did (None for a check whose name is
+    not shown). A function stopped ``STRIKES`` times is not run again; the checks after that say
+    so in a short line pointing at that first check, instead of each repeating the story."""
+
     def __init__(self, session: Session, *, seed: int, time_limit: Callable[[str], float],
-                 module_of: Callable[[str], str]) -> None:
+                 module_of: Callable[[str], str], timed_out: dict[str, str | None] | None = None,
+                 check: str | None = None) -> None:
         self._session = session
         self._seed = seed
         self._time_limit = time_limit
         self._module_of = module_of
+        self._timed_out = {} if timed_out is None else timed_out
+        self._check = check
         self.calls: list[tuple[str, list, dict, CallResult]] = []
+        self.timeouts: list[str] = []  # the time-limit messages of calls this check ran
 
     def __getattr__(self, name: str) -> RemoteFunction:
         if name.startswith("_"):
@@ -169,6 +180,8 @@ class SubmissionProxy:
             target: Handle | None = None, op: str = "call", value: object = None) -> CallResult:
         """Call without raising: for checks that judge errors, printed output or stand-ins.
         ``target``/``op``/``value`` reach methods and attributes of objects in the worker."""
+        label = f"{target.type_name}.{name}" if target is not None else name
+        struck_out = self._session.strikes.get(label, 0) >= STRIKES  # the session will not run it
         result = self._session.call(name, _unwrap(list(args)), _unwrap(kwargs or {}),
                                     seed=self._seed if seed is None else seed,
                                     time_limit=self._time_limit(name), standins=standins,
@@ -177,10 +190,23 @@ class SubmissionProxy:
         result.value = _wrap(self, result.value)
         if result.args_after is not None:
             result.args_after = _wrap(self, result.args_after)
-        label = f"{target.type_name}.{name}" if target is not None else name
+        if result.error and result.error.get("type") == "Timeout":
+            self._note_timeout(label, result, struck_out)
         if op == "call":
             self.calls.append((label, args, kwargs or {}, result))
         return result
+
+    def _note_timeout(self, label: str, result: CallResult, struck_out: bool) -> None:
+        """The first checks where a function ran past its limit keep the full message; a later
+        check where it was not run at all says so briefly and names the first one."""
+        if not struck_out:
+            self.timeouts.append(result.error.get("message", ""))
+            self._timed_out.setdefault(label, self._check)
+            return
+        first = self._timed_out.get(label)
+        where = f"in check '{first}'" if first else "in an earlier check"
+        result.error = {"type": "Timeout", "message": f"not run: {label} timed out {where}",
+                        "skipped": True}
 
     def has(self, name: str) -> bool:
         """Whether the submission defines ``name`` (after loading)."""
