@@ -11,6 +11,7 @@ Graded through the real CLI with a small assignment whose checks differ only in 
 
 from __future__ import annotations
 
+import json
 import shutil
 import textwrap
 
@@ -140,3 +141,56 @@ def test_terminal_output_leaks_nothing_from_private_checks(report):
     result, stdout = report
     from_visible = sum(t["output"].count(SECRET) for t in result["tests"] if t["visibility"] == "visible")
     assert from_visible >= 2 and stdout.count(SECRET) == from_visible
+
+
+LEAK_CHECKS = textwrap.dedent('''
+    import pytest
+
+    from grader.checks import assert_close
+
+    X = [0.123456, 7.654321, -3.141592]
+
+
+    def each(problem, *visibilities):
+        return [pytest.param(v, id=v, marks=pytest.mark.problem(problem, points=1, visibility=v))
+                for v in visibilities]
+
+
+    @pytest.mark.parametrize("visibility", each("f", "after_due_date", "after_published", "hidden"))
+    def test_raises(submission, visibility):
+        """f of a secret list"""
+        submission.f(X)
+
+
+    @pytest.mark.parametrize("visibility", each("g", "after_due_date", "after_published", "hidden"))
+    def test_object(submission, visibility):
+        """g of a secret list"""
+        assert_close(submission.g(X), [1.0, 2.0, 3.0])
+''')
+LEAK_STUDENT = textwrap.dedent('''
+    def f(x):
+        raise type(repr(x), (Exception,), {})()
+
+
+    def g(x):
+        return type(repr(x), (), {})()
+''')
+
+
+def test_names_the_student_built_from_the_input_do_not_leak(tmp_path):
+    """A student's exception type, or the type of an object it returns, named after the input
+    (``type(repr(x), (Exception,), {})``): a check whose visibility hides its input must not
+    repeat the name (issue 12), in report.json or on the terminal."""
+    from conftest import make_assignment, write_folder
+
+    problems = [{"id": p, "points": 3, "functions": [p], "module": "fg"} for p in ("f", "g")]
+    folder = make_assignment(tmp_path / "leak", problems, LEAK_CHECKS,
+                             {"fg.py": "def f(x):\n    return x\n\ndef g(x):\n    return [1.0, 2.0, 3.0]\n"})
+    student = write_folder(tmp_path / "student", {"fg.py": LEAK_STUDENT})
+    result, done = grade(student, tmp_path, "--assignment", str(folder))
+    assert [t["status"] for t in result["tests"]] == ["failed"] * 6
+    text = json.dumps(result)
+    assert SECRET not in text and "7.65" not in text and SECRET not in done.stdout
+    outputs = {t["name"]: t["output"].splitlines() for t in result["tests"]}
+    assert outputs["f: f of a secret list [after_due_date]"][0] == "f raised an exception of a class of its own"
+    assert outputs["g: g of a secret list [after_due_date]"][0].startswith("the result is an object of type")

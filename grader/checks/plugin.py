@@ -20,7 +20,8 @@ from _pytest.fixtures import FixtureLookupError
 import grader
 from grader.assignment import Assignment
 from grader.checks.numeric import CheckFailure
-from grader.checks.proxy import StudentError, SubmissionProxy, explain_brief, explain_hints
+from grader.checks.proxy import (StudentError, SubmissionProxy, explain_brief, explain_hints,
+                                 student_strings)
 from grader.grading import CheckAuthorError, GraderFailure
 from grader.session import Session
 
@@ -301,8 +302,13 @@ class GraderPlugin:
         except CheckSetupError:
             visibility = "visible"
         if visibility != "visible":
+            if not isinstance(exc, (AssertionError, pytest.skip.Exception, pytest.fail.Exception)):
+                # its message quotes what the submission returned, which may carry the input
+                text = f"the check could not use what the submission returned ({type(exc).__name__})"
+            chosen = set().union(*(student_strings(c[3]) for c in proxy.calls)) if proxy else set()
             return private_failure_text(exc, text, visibility,
-                                        proxy.last_call_outline() if show_input else ""), check_error
+                                        proxy.last_call_outline() if show_input else "",
+                                        chosen), check_error
         if show_input:
             text = f"{text}\ninput: {proxy.last_call_text()}"
         return text, check_error
@@ -312,7 +318,11 @@ class GraderPlugin:
 STUDENT_OUTPUT = ("it printed:", "printed:")
 
 
-def private_failure_text(exc: BaseException, text: str, visibility: str, call_outline: str) -> str:
+SUMMARY_CHARS = 200
+
+
+def private_failure_text(exc: BaseException, text: str, visibility: str, call_outline: str,
+                         chosen: set[str] = frozenset()) -> str:
     """Feedback for a failed check whose input is not public.
 
     The rule, by the check's visibility:
@@ -324,6 +334,11 @@ def private_failure_text(exc: BaseException, text: str, visibility: str, call_ou
       tracebacks are left out: each of them can carry the input.
     - ``hidden``: only the hints, the named bug, under a line saying that the details are
       withheld. No summary (it may quote values), no input at all.
+
+    The summary is one line of at most SUMMARY_CHARS characters, and any text the submission
+    chose (``chosen``: strings it returned, type names of its objects and exceptions, its
+    exception messages and printout) is cut out of it: a check's own message may quote them
+    ("the result ('...') is not numeric"), and any of them can be built from the input.
     """
     if isinstance(exc, StudentError):
         summary = explain_brief(exc.result)
@@ -335,8 +350,14 @@ def private_failure_text(exc: BaseException, text: str, visibility: str, call_ou
                 break
             head.append(line)
         summary = head[0] if head else "the check failed"
+        for piece in sorted(chosen, key=len, reverse=True):
+            if len(piece) >= 3:
+                summary = summary.replace(piece, "...")
         hints = [line[len("hint:"):].strip() for line in head[1:] if line.startswith("hint:")]
     hints = list(dict.fromkeys(h for h in hints if h))
+    summary = " ".join(summary.split())
+    if len(summary) > SUMMARY_CHARS:
+        summary = summary[:SUMMARY_CHARS - 3] + "..."
     if visibility == "hidden":
         lines = ["this is a hidden check: its input, the expected values and your output are not shown"]
     else:

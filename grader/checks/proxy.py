@@ -8,11 +8,12 @@ failing check's feedback can show the input that failed.
 
 from __future__ import annotations
 
+import builtins
 from typing import Callable
 
 from grader.checks.numeric import CheckFailure, outline, show
 from grader.session import STRIKES, CallResult, Session
-from grader.wire import Handle, Remote
+from grader.wire import Foreign, Handle, Remote
 
 
 class StudentError(CheckFailure):
@@ -38,11 +39,26 @@ def explain_hints(result: CallResult) -> list[str]:
     return []
 
 
+# Exception types whose names the grader may repeat where a check's input is private: Python's
+# own and numpy's. Any other name is the student's choice, and a name can carry the input
+# however short it is (``type(repr(x), (Exception,), {})``), so it is not repeated there.
+KNOWN_EXCEPTIONS = frozenset(
+    name for name, value in vars(builtins).items()
+    if isinstance(value, type) and issubclass(value, BaseException)) | {
+    "LinAlgError", "AxisError", "ComplexWarning", "TooHardError", "DTypePromotionError"}
+
+
+def public_type_name(kind: str) -> str:
+    """A student's exception type as it may be named in feedback that must not carry the input."""
+    return kind if kind in KNOWN_EXCEPTIONS else "an exception of a class of its own"
+
+
 def explain_brief(result: CallResult) -> str:
     """What went wrong in a call, without any text the student's code produced (for checks
-    whose input must stay private: an exception message or printout could carry it)."""
+    whose input must stay private: an exception message, printout or the name of an exception
+    class made up at run time could carry it)."""
     error = result.error or {}
-    kind = error.get("type", "Error")
+    kind = public_type_name(error.get("type", "Error"))
     name = result.function
     if kind == "NotFound":
         return f"{name} was not found in the submission"
@@ -51,6 +67,39 @@ def explain_brief(result: CallResult) -> str:
     if kind == "SystemExit":
         return f"{name} called sys.exit()"
     return f"{name} raised {kind}"
+
+
+def student_strings(result: CallResult) -> set[str]:
+    """Every piece of text in a call's outcome that the student's code chose: strings and dict
+    keys in the returned value and arguments, the type names of objects it returned, its
+    exception's type and message. Feedback that must not carry the input leaves these out."""
+    found: set[str] = set()
+
+    def walk(value: object, depth: int = 0) -> None:
+        if depth > 20:
+            return
+        if isinstance(value, str):
+            found.add(value)
+        elif isinstance(value, Foreign):
+            found.update((value.type_name, value.text))
+        elif isinstance(value, (Handle, Remote)):  # a Remote's other attributes live in the worker
+            found.add(value.type_name)
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                walk(item, depth + 1)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                walk(key, depth + 1)
+                walk(item, depth + 1)
+
+    walk(result.value)
+    walk(result.args_after)
+    error = result.error or {}
+    if error.get("type") not in KNOWN_EXCEPTIONS:
+        found.add(str(error.get("type", "")))
+    found.add(str(error.get("message", "")))
+    found.add(result.stdout)
+    return {text for text in found if text}
 
 
 def explain(result: CallResult, load_problems: list[str] | None = None) -> str:
