@@ -185,6 +185,13 @@ class GraderPlugin:
         request.node.grader_feedback = notes
         return notes
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        # grade_each runs every item once per submission: nothing one submission's run left on
+        # the item (its proxy and calls, notes, failure text) may speak for the next one.
+        for name in ("grader_proxy", "grader_feedback", "grader_failure"):
+            item.__dict__.pop(name, None)
+
     # -- results (pytest-json-report's hook: its return value lands in the test's metadata)
     def pytest_json_runtest_metadata(self, item: pytest.Item, call: pytest.CallInfo) -> dict:
         try:
