@@ -20,8 +20,7 @@ from _pytest.fixtures import FixtureLookupError
 import grader
 from grader.assignment import Assignment
 from grader.checks.numeric import CheckFailure
-from grader.checks.proxy import (StudentError, SubmissionProxy, explain_brief, explain_hints,
-                                 student_strings)
+from grader.checks.proxy import StudentError, SubmissionProxy, explain_brief, explain_hints
 from grader.grading import CheckAuthorError, GraderFailure
 from grader.session import Session
 
@@ -314,7 +313,7 @@ class GraderPlugin:
             if not isinstance(exc, (AssertionError, pytest.skip.Exception, pytest.fail.Exception)):
                 # its message quotes what the submission returned, which may carry the input
                 text = f"the check could not use what the submission returned ({type(exc).__name__})"
-            chosen = set().union(*(student_strings(c[3]) for c in proxy.calls)) if proxy else set()
+            chosen = set().union(*(c[3] for c in proxy.calls)) if proxy else set()
             return private_failure_text(exc, text, visibility,
                                         proxy.last_call_outline() if show_input else "",
                                         chosen), check_error

@@ -216,7 +216,10 @@ class SubmissionProxy:
         self._module_of = module_of
         self._timed_out = {} if timed_out is None else timed_out
         self._check = check
-        self.calls: list[tuple[str, list, dict, CallResult]] = []
+        # What feedback needs of each call: the grader's own inputs and the strings the student
+        # chose. Never the returned value: a check's arrays would otherwise outlive it, and a
+        # submission returning big arrays would grow the grading process without bound.
+        self.calls: list[tuple[str, list, dict, set[str]]] = []
         self.timeouts: list[str] = []  # the time-limit messages of calls this check ran
 
     def __getattr__(self, name: str) -> RemoteFunction:
@@ -242,7 +245,7 @@ class SubmissionProxy:
         if result.error and result.error.get("type") == "Timeout":
             self._note_timeout(label, result, struck_out)
         if op == "call":
-            self.calls.append((label, args, kwargs or {}, result))
+            self.calls.append((label, args, kwargs or {}, student_strings(result)))
         return result
 
     def _note_timeout(self, label: str, result: CallResult, struck_out: bool) -> None:
