@@ -132,6 +132,10 @@ class GraderPlugin:
             data["notes"] = list(feedback.notes)
         if call.excinfo is not None and call.when in ("setup", "call"):
             data["feedback"], data["check_error"] = self.failure_text(item, call.excinfo)
+            data["hints"], data["failure"] = grader_diagnosis(call.excinfo.value, data["feedback"],
+                                                              getattr(item, "grader_proxy", None))
+            if visibility == "hidden":  # its summary may quote the hidden input; hints never do
+                data["failure"] = ""
         return data
 
     def failure_text(self, item: pytest.Item, excinfo: pytest.ExceptionInfo) -> tuple[str, bool]:
@@ -158,6 +162,44 @@ class GraderPlugin:
         if show_input:
             text = f"{text}\ninput: {proxy.last_call_text()}"
         return text, check_error
+
+
+def grader_diagnosis(exc: BaseException, text: str, proxy: SubmissionProxy | None) -> tuple[list[str], str]:
+    """(hints, a one-line summary) of a failure, from the check's and the grader's own words only,
+    for the class report: a ``hint:`` line that a student planted in an exception message, a
+    printout or a load error must not pose as a diagnosis. A StudentError carries its hints
+    apart from the text; in any other failure a hint line counts only when it appears nowhere in
+    what the student's code produced during the check (its calls' messages, tracebacks,
+    printouts and returned strings, and the submission's load errors)."""
+    if isinstance(exc, StudentError):
+        return list(dict.fromkeys(explain_hints(exc.result) + list(exc.hints))), explain_brief(exc.result)
+    student: list[str] = []
+    failed = None
+    for _, _, _, result in (proxy.calls if proxy is not None else []):
+        error = result.error or {}
+        student += [str(error.get("message", "")), str(error.get("traceback", "")), result.stdout or ""]
+        if isinstance(result.value, str):
+            student.append(result.value)
+        if error:
+            failed = result
+    if proxy is not None:
+        session = proxy._session
+        for source in getattr(session.submission, "sources", []) if session.submission else []:
+            student += [str(problem) for problem in source.problems]
+        for outcome in getattr(session, "unit_outcomes", {}).values():
+            if outcome.error:
+                student.append(str(outcome.error.get("message", "")))
+    planted = "\n".join(student)
+    hints = []
+    for line in text.splitlines():
+        if line.startswith("hint:"):
+            hint = line[len("hint:"):].strip()
+            if hint and hint not in planted and hint not in hints:
+                hints.append(hint)
+    if failed is not None:
+        return hints, explain_brief(failed)
+    first = next((line for line in text.splitlines() if line.strip()), "the check failed")
+    return hints, ("the check failed" if first.strip() in planted else first)
 
 
 # Lines of a check's message from which on the text is the student's own printed output.
