@@ -312,7 +312,7 @@ def grade_status(run: Run) -> str:
 def grades_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> str:
     problems = [p.id for p in assignment.problems]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted too
     writer.writerow(["student", "total", *problems, "status"])
     for entry, run in sorted(current, key=lambda item: item[0].student):
         scores = (run.report or {}).get("problems", {})
@@ -329,7 +329,7 @@ def canvas_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]
     student id goes in SIS User ID for Canvas to match."""
     column = f"{assignment.title} ({assignment.name})"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted too
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
     writer.writerow(["    Points Possible", "", "", "", "", _n(assignment.max_score)])
     for entry, run in sorted(current, key=lambda item: item[0].student):
