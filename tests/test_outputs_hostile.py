@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from lxml import etree
 
-from grader import annotations, batch, classreport, feedback_html, junit, markdown, report, safetext
+from grader import annotations, batch, classreport, feedback_html, junit, markdown, report
 from grader.classlist import Entry
 from grader.gradebook import Run
 
