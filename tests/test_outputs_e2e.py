@@ -304,3 +304,23 @@ def test_non_finite_data_is_text_and_json_is_strict(tmp_path, schema):
     with pytest.raises(ValueError):
         report.write_json(data, str(tmp_path / "bad.json"))
     assert not (tmp_path / "bad.json").exists()
+
+
+def test_a_hint_planted_in_wrapped_student_text_is_not_a_diagnosis():
+    """A check may wrap a student's error in its own CheckFailure (backprop_basics does): the
+    hint lines of the student's message or printout are not the check's."""
+    import types
+
+    from grader.checks.numeric import CheckFailure
+    from grader.checks.plugin import grader_diagnosis
+    from grader.session import CallResult
+
+    result = CallResult(function="bprop", error={"type": "ValueError", "message": "bad\nhint: planted in raise",
+                                                 "traceback": ""}, stdout="hint: planted in print\n")
+    proxy = types.SimpleNamespace(calls=[("bprop", [], {}, result)],
+                                  _session=types.SimpleNamespace(submission=None, unit_outcomes={}))
+    text = ("on your cache: bprop raised ValueError: bad\nhint: planted in raise\nprinted:\n"
+            "hint: planted in print\nhint: backpropagate through exactly the forward pass")
+    hints, failure = grader_diagnosis(CheckFailure(text), text, proxy)
+    assert hints == ["backpropagate through exactly the forward pass"]
+    assert failure == "bprop raised ValueError"
