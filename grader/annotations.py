@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import re
 
+from grader import safetext
 from grader import student_view as view
 from grader.submission import SubmissionError, open_submission
 
@@ -22,19 +23,12 @@ _CELL = re.compile(r"^(?P<file>.+?) \[cell (?P<cell>\d+)\]$")
 MESSAGE_CHARS = 2000
 
 
-def _escape_data(text: str) -> str:
-    return text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-
-
-def _escape_property(text: str) -> str:
-    return _escape_data(text).replace(":", "%3A").replace(",", "%2C")
-
-
 def command(level: str, message: str, **properties: str | int | None) -> str:
-    """One workflow command line, escaped as GitHub documents it."""
-    props = ",".join(f"{key}={_escape_property(str(value))}" for key, value in properties.items()
-                     if value is not None)
-    return f"::{level}{' ' + props if props else ''}::{_escape_data(message)}"
+    """One workflow command line: its values terminal-safe, then escaped as GitHub documents it,
+    so nothing in them can end the command or start another."""
+    props = ",".join(f"{key}={safetext.workflow_property(safetext.for_terminal(str(value)))}"
+                     for key, value in properties.items() if value is not None)
+    return f"::{level}{' ' + props if props else ''}::{safetext.workflow_data(safetext.for_terminal(message))}"
 
 
 def code_root(submission_path: str) -> str | None:

@@ -11,7 +11,7 @@ as it finishes (one SQLite transaction each), then write the outputs from the gr
     RESULTS_DIR/canvas_gradebook.csv      for Canvas's gradebook import
     RESULTS_DIR/report.html               the class at a glance
 
-Every file is written to a temporary name and renamed into place, and every run is committed
+Every file is written through ``outfile`` (a temporary name renamed into place), and every run is committed
 before the next one is counted, so a batch killed at any moment (kill -9 included) loses at most
 the submissions in flight, and the next run grades only what is missing or changed.
 """
@@ -21,16 +21,15 @@ from __future__ import annotations
 import csv
 import dataclasses
 import io
-import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from typing import Callable
 
-from grader import __version__, classlist, classreport, feedback_html, markdown
+from grader import __version__, classlist, classreport, feedback_html, markdown, outfile, safetext
+from grader import report as reports
 from grader.assignment import Assignment
 from grader.executors import (STATUS_ERROR, STATUS_GRADED, STATUS_TIMEOUT, DaskExecutor, Job,
                               LocalExecutor, Outcome)
@@ -47,23 +46,6 @@ class BatchResult:
     failed: int              # not graded: unreadable, timeout, grader-error
     wall_seconds: float
     out_dir: str
-
-
-def write_atomic(path: str, text: str | bytes) -> None:
-    """Write beside the target and rename over it: a reader sees the old file or the new one."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path)[-16:])
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(text.encode("utf-8") if isinstance(text, str) else text)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
-        raise
 
 
 def checks_fingerprint(assignment: Assignment) -> str:
@@ -120,8 +102,11 @@ class Progress:
             self.stream.write(line + ("\n" if self.done == self.total else ""))
         else:
             what = (f"{_n(outcome.report['score'])}/{_n(outcome.report['max_score'])}" if outcome.report
-                    else f"{outcome.status}: {(outcome.error or '')[:120]}")
-            self.stream.write(f"[{self.done}/{self.total}] {outcome.job.student}: {what} "
+                    else f"{outcome.status}: {' '.join((outcome.error or '')[:120].split())}")
+            # the student id is a file name and the error may quote their code: no escape
+            # sequence or CI workflow command may come through
+            self.stream.write(f"[{self.done}/{self.total}] {safetext.for_ci_log(' '.join(outcome.job.student.split()))}: "
+                              f"{safetext.for_ci_log(what)} "
                               f"({outcome.seconds:.1f} s; failures {self.failed}; ETA {_clock(eta)})\n")
         self.stream.flush()
 
@@ -241,15 +226,15 @@ def student_dir(out_dir: str, student: str) -> str:
 def write_student(out_dir: str, student: str, status: str, report: dict | None, error: str | None) -> None:
     folder = student_dir(out_dir, student)
     if report is not None:
-        write_atomic(os.path.join(folder, "report.json"), json.dumps(report, indent=2) + "\n")
+        outfile.write(os.path.join(folder, "report.json"), reports.render_json(report))
     else:
         stale = os.path.join(folder, "report.json")
         if os.path.exists(stale):
             os.unlink(stale)
     text = (markdown.render(report) if report is not None
             else feedback_html.not_graded_markdown(student, status, error))
-    write_atomic(os.path.join(folder, "feedback.md"), text)
-    write_atomic(os.path.join(folder, "feedback.html"), feedback_html.page(student, report, status=status, error=error))
+    outfile.write(os.path.join(folder, "feedback.md"), text)
+    outfile.write(os.path.join(folder, "feedback.html"), feedback_html.page(student, report, status=status, error=error))
 
 
 def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]],
@@ -267,8 +252,8 @@ def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[clas
             _refresh_student(out_dir, entry.student, run, report)
         slim.append((entry, dataclasses.replace(run, report=_summary(report))))
     current = slim
-    write_atomic(os.path.join(out_dir, "grades.csv"), grades_csv(assignment, current))
-    write_atomic(os.path.join(out_dir, "canvas_gradebook.csv"), canvas_csv(assignment, current))
+    outfile.write(os.path.join(out_dir, "grades.csv"), grades_csv(assignment, current))
+    outfile.write(os.path.join(out_dir, "canvas_gradebook.csv"), canvas_csv(assignment, current))
     rows = [classreport.Row(student=entry.student, status=run.status, score=run.score,
                             max_score=run.max_score, seconds=run.seconds or 0.0, report=run.report,
                             error=run.error) for entry, run in current]
@@ -276,7 +261,7 @@ def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[clas
     page = classreport.render(rows, title=assignment.title,
                               problems=[(p.id, p.points) for p in assignment.problems],
                               max_score=assignment.max_score, generated=now(), links=links)
-    write_atomic(os.path.join(out_dir, "report.html"), page)
+    outfile.write(os.path.join(out_dir, "report.html"), page)
     _sweep(out_dir)
 
 
@@ -287,7 +272,7 @@ def _refresh_student(out_dir: str, student: str, run: Run, report: dict | None) 
         return
     try:
         with open(os.path.join(student_dir(out_dir, student), "report.json"), encoding="utf-8") as handle:
-            same = handle.read() == json.dumps(report, indent=2) + "\n"
+            same = handle.read() == reports.render_json(report)
     except OSError:
         same = False
     if not same:
@@ -299,7 +284,7 @@ def _summary(report: dict | None) -> dict | None:
     if report is None:
         return None
     return {"problems": report["problems"],
-            "tests": [{"status": t["status"], "tags": t.get("tags"), "output": t.get("output")}
+            "tests": [{"status": t["status"], "tags": t.get("tags"), "extra_data": t.get("extra_data")}
                       for t in report["tests"] if t["status"] != "passed"]}
 
 
@@ -314,7 +299,7 @@ def _sweep(out_dir: str) -> None:
                                (os.listdir(os.path.join(out_dir, "students"))
                                 if os.path.isdir(os.path.join(out_dir, "students")) else [])]:
         for name in os.listdir(folder) if os.path.isdir(folder) else []:
-            if name.startswith(".tmp-"):
+            if name.startswith(outfile.TEMP_PREFIX) and name.endswith(outfile.TEMP_SUFFIX):
                 os.unlink(os.path.join(folder, name))
 
 
@@ -327,13 +312,13 @@ def grade_status(run: Run) -> str:
 def grades_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]]) -> str:
     problems = [p.id for p in assignment.problems]
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted too
     writer.writerow(["student", "total", *problems, "status"])
     for entry, run in sorted(current, key=lambda item: item[0].student):
         scores = (run.report or {}).get("problems", {})
         row = [entry.student, _n(run.score), *[_n(scores.get(p, {}).get("score", 0)) for p in problems],
                grade_status(run)]
-        writer.writerow([_csv_safe(cell) for cell in row])
+        writer.writerow([safetext.for_csv(cell) for cell in row])
     return buffer.getvalue()
 
 
@@ -344,7 +329,7 @@ def canvas_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]
     student id goes in SIS User ID for Canvas to match."""
     column = f"{assignment.title} ({assignment.name})"
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
+    writer = csv.writer(buffer, lineterminator="\r\n")  # RFC 4180; a CR in a cell is quoted too
     writer.writerow(["Student", "ID", "SIS User ID", "SIS Login ID", "Section", column])
     writer.writerow(["    Points Possible", "", "", "", "", _n(assignment.max_score)])
     for entry, run in sorted(current, key=lambda item: item[0].student):
@@ -352,23 +337,11 @@ def canvas_csv(assignment: Assignment, current: list[tuple[classlist.Entry, Run]
         for member in members:
             name = member.get("name") or entry.name or entry.student
             sis = member.get("sid") or ("" if entry.canvas_id else entry.student)
-            writer.writerow([_csv_safe(c) for c in (name, entry.canvas_id, sis, member.get("email", ""), "",
-                                                    _n(run.score))])
+            # no grade (an empty cell) when the grader could not grade: a 0 would be posted as one
+            grade = _n(run.score) if run.status == STATUS_GRADED else ""
+            writer.writerow([safetext.for_csv(c) for c in (name, entry.canvas_id, sis, member.get("email", ""), "",
+                                                           grade)])
     return buffer.getvalue()
-
-
-def _csv_safe(cell: str) -> str:
-    """No spreadsheet formula injection through a student's file name."""
-    cell = str(cell)
-    return "'" + cell if cell[:1] in ("=", "+", "-", "@") and not _is_number(cell) else cell
-
-
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False
 
 
 # ------------------------------------------------------------------ history

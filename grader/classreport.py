@@ -2,20 +2,21 @@
 
 Score distribution and pass rate per problem (matplotlib, embedded as base64 PNG), the most
 common diagnosed bugs with how many students have each, the slowest submissions, and the
-submissions that could not be graded. Diagnoses are read generically from failure outputs:
-the ``hint: ...`` lines the checks write, else the kind of failure (time limit, crashed
-process, function missing, file that does not load).
+submissions that could not be graded. Diagnoses come from what the grader wrote, never from
+the student's text: the hints the checks give, else the kind of failure (time limit, crashed
+process, function missing).
 """
 
 from __future__ import annotations
 
 import base64
-import html
 import io
 import re
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
+
+from grader.safetext import for_html
 
 STATUS_GRADED = "graded"
 
@@ -37,25 +38,30 @@ GENERIC = [
     (re.compile(r"time limit|timed out|ran past", re.I), "ran past its time limit (an endless loop, or far too slow)"),
     (re.compile(r"process (exited|died)|exited with code|was killed|crashed|out of memory|MemoryError", re.I),
      "killed or exited the worker process (os._exit, sys.exit, a crash or too much memory)"),
-    (re.compile(r"was not found in the submission; while loading: .*Python 2", re.I),
-     "missing: its file is written for Python 2"),
-    (re.compile(r"was not found in the submission; while loading: .*does not parse", re.I),
-     "missing: its file does not parse"),
     (re.compile(r"was not found in the submission", re.I), "missing: not defined in the submission"),
 ]
+SUMMARY_CHARS = 300   # a grader-written summary is one short sentence; never scan more
+_NUMBER = re.compile(r"\d+(?:\.\d+)?(?:e[-+]?\d+)?", re.I)
 
 
 def diagnoses(test: dict) -> list[str]:
-    """The diagnosed bugs of one failed check, generically: its hint lines, else its kind."""
-    output = test.get("output") or ""
-    hints = [m.group(1).strip() for m in re.finditer(r"^\s*hint:\s*(.+)$", output, re.M | re.I)]
+    """The diagnosed bugs of one failed check, from grader-written text only: the hints the
+    check itself gave (``extra_data.hints``), else the kind of failure read from the grader's
+    one-line summary (``extra_data.failure``). The feedback text is never read: a student's
+    exception message or printout could hold a ``hint:`` line of its own making. Linear in
+    the size of the summary, which is capped."""
+    extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
+    hints = [h.strip()[:SUMMARY_CHARS] for h in extra.get("hints") or [] if isinstance(h, str) and h.strip()]
     if hints:
-        return hints
+        return list(dict.fromkeys(hints))
+    summary = extra.get("failure") if isinstance(extra.get("failure"), str) else ""
+    summary = " ".join(summary[:SUMMARY_CHARS].split())
+    if not summary:
+        return ["other: no diagnosis recorded" if "failure" not in extra else "other: the check failed"]
     for pattern, label in GENERIC:
-        if pattern.search(output):
+        if pattern.search(summary):
             return [label]
-    first = (output.strip().splitlines() or ["failed without a message"])[0]
-    return ["other: " + re.sub(r"-?\d+(\.\d+)?(e[-+]?\d+)?", "#", first)[:160]]
+    return ["other: " + _NUMBER.sub("#", summary)[:160]]
 
 
 def common_bugs(rows: list[Row]) -> list[tuple[str, str, int, list[str]]]:
@@ -138,7 +144,7 @@ img{max-width:100%;height:auto;display:block;margin:.5rem 0}
 
 def render(rows: list[Row], *, title: str, problems: list[tuple[str, float]], max_score: float,
            generated: str, links: dict[str, str] | None = None, slowest: int = 10) -> str:
-    e = html.escape
+    e = for_html
     links = links or {}
     graded = [r for r in rows if r.status == STATUS_GRADED]
     scores = [r.score for r in rows]

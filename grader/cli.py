@@ -10,10 +10,11 @@ import argparse
 import os
 import sys
 
-from grader import __version__, report
+from grader import __version__, report, safetext
 from grader import assignment as assignments
 from grader.assignment import AssignmentError
 from grader.grading import GraderFailure, grade
+from grader.outfile import OutputError
 from grader.sandbox import SandboxUnavailable
 from grader.submission import SubmissionError, open_submission
 
@@ -70,8 +71,21 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _safe(text: str) -> str:
+    """What the grader prints, made safe for where it goes: no control sequence for a terminal
+    and, under GitHub Actions (which reads stdout and stderr for workflow commands), no line a
+    runner would take for a command. Line by line, so a long report is not cut as one text."""
+    neutralise = safetext.for_ci_log if os.environ.get("GITHUB_ACTIONS") == "true" else safetext.for_terminal
+    return "\n".join(neutralise(line) for line in str(text).split("\n"))
+
+
+def _say(message: str, file=None) -> None:
+    """Print one message (any text that may hold a student's bytes) through ``_safe``."""
+    print(_safe(message), file=file or sys.stdout)
+
+
 def _warn(message: str) -> None:
-    print(message, file=sys.stderr)
+    _say(message, sys.stderr)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -88,9 +102,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     _ci_outputs(args, assignment, result)
     out = sys.stderr if args.json == "-" else sys.stdout
     if args.quiet:
-        print(f"{result['score']} / {result['max_score']}", file=out)
+        _say(f"{result['score']} / {result['max_score']}", out)
     else:
-        print(report.terminal(result), file=out)
+        _say(report.terminal(result), out)
     enough = result["score"] >= (args.min_score if args.min_score is not None else result["max_score"])
     return EXIT_FULL if enough else EXIT_LOST
 
@@ -112,7 +126,7 @@ def _ci_outputs(args: argparse.Namespace, assignment, result: dict) -> None:
         functions_of = {p.id: p.functions for p in assignment.problems}
         out = sys.stderr if args.json == "-" else sys.stdout
         for line in annotations.github(result, functions_of):
-            print(line, file=out)
+            print(line, file=out)  # a workflow command on purpose, its values escaped by annotations
 
 
 def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
@@ -120,8 +134,8 @@ def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
 
     assignment = assignments.find(args.assignment)
     names = gradescope.build_bundle(assignment, args.output)
-    print(f"wrote {args.output}: setup.sh, run_autograder and {len(names) - 2} files "
-          f"(grader, assignments/{os.path.basename(assignment.folder)}, its reference solution)")
+    _say(f"wrote {args.output}: setup.sh, run_autograder and {len(names) - 2} files "
+         f"(grader, assignments/{os.path.basename(assignment.folder)}, its reference solution)")
     return EXIT_FULL
 
 
@@ -140,10 +154,10 @@ def cmd_batch(args: argparse.Namespace) -> int:
     from grader import batch
 
     if not os.path.isdir(args.submissions):
-        print(f"grader: no such folder: {args.submissions}", file=sys.stderr)
+        _say(f"grader: no such folder: {args.submissions}", sys.stderr)
         return EXIT_REQUEST
     if args.executor == "dask" and not args.scheduler:
-        print("grader: --executor dask needs --scheduler ADDRESS", file=sys.stderr)
+        _say("grader: --executor dask needs --scheduler ADDRESS", sys.stderr)
         return EXIT_REQUEST
     assignment = assignments.find(args.assignment)
     try:
@@ -153,12 +167,12 @@ def cmd_batch(args: argparse.Namespace) -> int:
                                  force=args.force, retry_errors=args.retry_errors,
                                  progress_stream=sys.stderr, log=_warn)
     except batch.BatchBusy as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        _say(f"grader: {exc}", sys.stderr)
         return EXIT_REQUEST
-    print(f"{result.students} students: {result.graded} graded now, {result.skipped} unchanged, "
+    _say(f"{result.students} students: {result.graded} graded now, {result.skipped} unchanged, "
           f"{result.failed} not graded; {result.wall_seconds:.1f} s"
           + (f" ({result.wall_seconds / result.graded:.2f} s per graded submission)" if result.graded else ""))
-    print(f"results in {result.out_dir} (grades.csv, canvas_gradebook.csv, report.html, "
+    _say(f"results in {result.out_dir} (grades.csv, canvas_gradebook.csv, report.html, "
           f"{batch.DB_NAME}, students/)")
     return EXIT_FULL
 
@@ -169,12 +183,12 @@ def cmd_history(args: argparse.Namespace) -> int:
     try:
         text = batch.history_text(args.results, args.student)
     except FileNotFoundError as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        _say(f"grader: {exc}", sys.stderr)
         return EXIT_REQUEST
     if text is None:
-        print(f"grader: no runs of {args.student!r} in {args.results}", file=sys.stderr)
+        _say(f"grader: no runs of {args.student!r} in {args.results}", sys.stderr)
         return EXIT_REQUEST
-    print(text)
+    _say(text)
     return EXIT_FULL
 
 
@@ -191,16 +205,19 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_history(args)
         return cmd_validate(args)
     except (AssignmentError, SubmissionError, SandboxUnavailable) as exc:
-        print(f"grader: {exc}", file=sys.stderr)
+        _say(f"grader: {exc}", sys.stderr)
+        return EXIT_REQUEST
+    except OutputError as exc:  # an output path that cannot be written: one line, exit 2
+        _say(f"grader: {' '.join(str(exc).split())}", sys.stderr)
         return EXIT_REQUEST
     except GraderFailure as exc:
-        print(f"grader: internal failure: {exc}", file=sys.stderr)
+        _say(f"grader: internal failure: {exc}", sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - any other bug of ours is exit 3, with a line
         import traceback
 
-        traceback.print_exc()
-        print(f"grader: internal failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        _say(traceback.format_exc().rstrip(), sys.stderr)
+        _say(f"grader: internal failure: {type(exc).__name__}: {exc}", sys.stderr)
         return EXIT_FAILED

@@ -6,9 +6,9 @@ student's exception message is text on the page, never markup.
 
 from __future__ import annotations
 
-import html
-
+from grader import safetext
 from grader import student_view as view
+from grader.safetext import for_html as e
 
 CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
@@ -21,12 +21,13 @@ pre{background:#f6f8fa;padding:.6rem;overflow-x:auto;white-space:pre-wrap;font-s
 
 
 def not_graded_markdown(student: str, status: str, error: str | None) -> str:
-    detail = " ".join((error or "no detail").split()).replace("<", "&lt;")
-    return f"## Feedback for {student}: not graded ({status})\n\n{detail}\n"
+    """feedback.md for a submission that got no report: the why, as text only."""
+    return (f"## Feedback for {safetext.for_markdown_inline(student)}: not graded "
+            f"({safetext.for_markdown_inline(status)})\n\n{safetext.for_markdown_block(error or 'no detail')}\n")
 
 
 def page(student: str, report: dict | None, *, status: str = "graded", error: str | None = None) -> str:
-    e = html.escape
+    """feedback.html: every piece of student text through ``safetext.for_html``."""
     if report is None:
         body = (f"<h1>Feedback for {e(student)}</h1><p class='score error'>Not graded: {e(status)}</p>"
                 f"<pre>{e(error or 'no detail')}</pre>")
@@ -57,4 +58,4 @@ def page(student: str, report: dict | None, *, status: str = "graded", error: st
 def _page(title: str, body: str) -> str:
     return ("<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
             "<meta name='viewport' content='width=device-width,initial-scale=1'>"
-            f"<title>{html.escape(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")
+            f"<title>{e(title)}</title><style>{CSS}</style></head><body>{body}</body></html>\n")

@@ -18,11 +18,13 @@ that does not run as root. AUTOGRADER_ROOT (default /autograder) moves the whole
 from __future__ import annotations
 
 import argparse
+import io
 import os
 import stat
 import sys
 import zipfile
 
+from grader import outfile, safetext
 from grader import report as reports
 from grader.assignment import REPO_ROOT, Assignment, AssignmentError
 
@@ -80,7 +82,8 @@ def _add_text(archive: zipfile.ZipFile, name: str, text: str, executable: bool) 
 
 
 def build_bundle(assignment: Assignment, output: str) -> list[str]:
-    """Write the autograder zip; return the names it holds."""
+    """Write the autograder zip through ``outfile`` (atomic for a file, direct for a device or
+    pipe); return the names it holds. Raises ``outfile.OutputError`` for a path it cannot write."""
     reference = assignment.reference_dir or ""
     if not os.path.isdir(reference):
         raise AssignmentError(f"the reference solution of {assignment.name} is not at {reference}; "
@@ -98,15 +101,14 @@ def build_bundle(assignment: Assignment, output: str) -> list[str]:
     entries += [(os.path.join(REPO_ROOT, n), n) for n in ("pyproject.toml", "README.md")]
     entries += list(_files(assignment.folder, f"assignments/{folder_name}"))
     entries += list(_files(reference, f"reference_solutions/{folder_name}"))
-    os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
-    temporary = output + ".part"
-    with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+    buffer = io.BytesIO()  # the bundle is small (source text); built whole, then written once
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", SETUP_SH.replace("__NAME__", folder_name), True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("__NAME__", folder_name), True)
         for full, name in entries:
             archive.write(full, name)
         names = archive.namelist()
-    os.replace(temporary, output)
+    outfile.write(output, buffer.getvalue())
     return names
 
 
@@ -134,7 +136,7 @@ def run_autograder(root: str, assignment_dir: str, sandbox_mode: str = "auto") -
     except SubmissionError as exc:
         result = failure_results(f"Your submission could not be read: {exc}", assignment.max_score)
     reports.write_json(result, results)
-    print(result["output"])
+    print(safetext.for_terminal(result["output"]))
     print(f"sandbox: {result.get('grader', {}).get('sandbox', 'none')}; wrote {results}")
     return 0
 

@@ -8,18 +8,11 @@ code can hold any character, so characters XML 1.0 forbids are replaced.
 
 from __future__ import annotations
 
-import os
-import re
-import tempfile
 import xml.etree.ElementTree as ET
 
+from grader import outfile
 from grader import student_view as view
-
-_NOT_XML = re.compile("[^\u0009\u000a\u000d\u0020-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
-
-
-def clean(text: str) -> str:
-    return _NOT_XML.sub("\ufffd", str(text))
+from grader.safetext import for_xml as clean
 
 
 def _properties(parent: ET.Element, values: dict) -> None:
@@ -66,16 +59,12 @@ def build(report: dict) -> ET.Element:
 
 
 def render(report: dict) -> str:
+    """The XML document, with its declaration."""
     root = build(report)
     ET.indent(root)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
 
 
 def write(report: dict, path: str) -> None:
-    """Write atomically, like the JSON report."""
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".junit-", suffix=".xml")
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        out.write(render(report))
-    os.replace(temporary, path)
+    """Write through ``outfile`` (atomic for a file, direct for a device or pipe)."""
+    outfile.write(path, render(report))

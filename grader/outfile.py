@@ -15,6 +15,9 @@ import sys
 import tempfile
 
 
+TEMP_PREFIX, TEMP_SUFFIX = ".grader-", ".part"   # a temporary file's name, for a sweep after kill -9
+
+
 class OutputError(Exception):
     """The output path cannot be written; the message says why and what to give instead."""
 
@@ -52,7 +55,7 @@ def write(path: str, data: str | bytes) -> None:
     folder = os.path.dirname(target)
     try:
         os.makedirs(folder, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(dir=folder, prefix=".grader-", suffix=".part")
+        handle, temporary = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=TEMP_SUFFIX)
     except OSError as exc:
         raise OutputError(f"cannot write {path}: {exc.strerror}; give another path") from None
     try:

@@ -7,10 +7,9 @@ schema/report.schema.json and the test suite validates real reports against it.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
+import math
 
-from grader import __version__
+from grader import __version__, outfile, safetext
 from grader.assignment import Assignment
 from grader.submission import Submission
 
@@ -55,38 +54,59 @@ def _num(value: float) -> float:
     return int(value) if float(value) == int(value) else value
 
 
+SCORE_KEYS = ("score", "max_score", "execution_time")
+
+
+def _strict(value: object, key: str | None = None) -> object:
+    """The report as strict JSON data: every string valid, capped text; a non-finite number that
+    is data (a value a check recorded) becomes text, since JSON has no NaN; a non-finite score is
+    a grader bug and is refused rather than written as something a schema or Gradescope rejects."""
+    if isinstance(value, dict):
+        return {safetext.text(k) if isinstance(k, (str, bytes)) else str(k): _strict(v, k)
+                for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_strict(item) for item in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        if key in SCORE_KEYS:
+            raise ValueError(f"the report's {key} is {value}, not a finite number")
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, (str, bytes, bytearray)):
+        return safetext.text(value)
+    return value
+
+
+def render_json(report: dict) -> str:
+    """The report file's text: strict JSON (no NaN or Infinity tokens), indented."""
+    return json.dumps(_strict(report), indent=2, allow_nan=False) + "\n"
+
+
 def write_json(report: dict, path: str) -> None:
-    """Write atomically, so a reader never sees half a report."""
-    text = json.dumps(report, indent=2) + "\n"
-    if path == "-":
-        print(text, end="")
-        return
-    folder = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=".report-", suffix=".json")
-    with os.fdopen(handle, "w") as out:
-        out.write(text)
-    os.replace(temporary, path)
+    """Write through ``outfile``: atomic for a file, direct for a device or pipe, ``-`` for
+    stdout. Raises ``outfile.OutputError`` for a path that cannot be written."""
+    outfile.write(path, render_json(report))
 
 
 def terminal(report: dict) -> str:
-    """A table of problems and points, then every lost point with its feedback."""
-    width = max([len(p) for p in report["problems"]] + [7])
+    """A table of problems and points, then every lost point with its feedback. Every field that
+    a student can reach goes through ``safetext.for_terminal``: no escape sequence survives."""
+    t = safetext.for_terminal
+    problems = {t(pid): problem for pid, problem in report["problems"].items()}
+    width = max([len(p) for p in problems] + [7])
     rows = [f"{'problem':<{width}}  {'points':>13}  status"]
-    for problem_id, problem in report["problems"].items():
+    for problem_id, problem in problems.items():
         points = f"{_num(problem['score'])} / {_num(problem['max_score'])}"
-        rows.append(f"{problem_id:<{width}}  {points:>13}  {problem['status']}")
+        rows.append(f"{problem_id:<{width}}  {points:>13}  {t(problem['status'])}")
     rows.append(f"{'total':<{width}}  {str(report['score']) + ' / ' + str(report['max_score']):>13}")
-    lost = [t for t in report["tests"] if t["status"] != "passed"]
+    lost = [test for test in report["tests"] if test["status"] != "passed"]
     if lost:
         rows += ["", "Lost points:"]
         for test in lost:
-            rows.append(f"- {test['name']} ({_num(test['max_score'])} point{'s' if test['max_score'] != 1 else ''})")
-            rows += ["    " + line for line in test["output"].splitlines()]
+            rows.append(f"- {t(test['name'])} ({_num(test['max_score'])} point{'s' if test['max_score'] != 1 else ''})")
+            rows += ["    " + line for line in t(test["output"]).splitlines()]
     loading = report["submission"].get("load_errors") or []
     if loading:
-        rows += ["", "While loading your files:"] + [f"- {line}" for line in loading]
-    notes = [t for t in report["tests"] if t["status"] == "passed" and t["output"]]
+        rows += ["", "While loading your files:"] + [f"- {t(line)}" for line in loading]
+    notes = [test for test in report["tests"] if test["status"] == "passed" and test["output"]]
     if notes:
-        rows += ["", "Notes:"] + [f"- {t['name']}: {t['output']}" for t in notes]
+        rows += ["", "Notes:"] + [f"- {t(test['name'])}: {t(test['output'])}" for test in notes]
     return "\n".join(rows)

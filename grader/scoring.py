@@ -33,7 +33,9 @@ def score_tests(json_report: dict) -> list[dict]:
             "output": "\n".join(lines),
             "visibility": meta.get("visibility", "visible"),
             "tags": [problem],
-            "extra_data": {"seed": int(meta.get("seed", 0))},
+            "extra_data": {"seed": int(meta.get("seed", 0)),
+                           **({"hints": list(meta.get("hints", [])), "failure": str(meta.get("failure", ""))}
+                              if not passed else {})},
             "check_error": bool(meta.get("check_error", False)),
         })
     return tests

@@ -290,7 +290,7 @@ def test_resume_grades_only_what_was_missing(graded_class):
     assert set(per_student.values()) == {1}, "a submission finished before the kill was graded again"
     assert batches[0][1] is None and batches[1][1] is not None   # the killed batch never finished
     out = graded_class["out"]
-    leftovers = [p for p in out.rglob(".tmp-*")]
+    leftovers = [p for p in out.rglob(".grader-*.part")]
     assert leftovers == []
 
 
@@ -383,8 +383,10 @@ def test_canvas_gradebook_csv(graded_class):
     assert rows[0][:5] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     assert rows[0][5].endswith("(nn_basics)")
     assert rows[1][0].strip() == "Points Possible"
-    grades = {row["student"]: row["total"] for row in csv.DictReader(io.StringIO((graded_class["out"] / "grades.csv").read_text()))}
+    grades = {row["student"]: row["total"] if row["status"] in ("full marks", "points lost") else ""
+              for row in csv.DictReader(io.StringIO((graded_class["out"] / "grades.csv").read_text()))}
     assert {row[2]: row[5] for row in rows[2:]} == grades
+    assert "" in grades.values()   # not graded: no grade for Canvas, never a 0
 
 
 def _bugs_table(page: str) -> list[tuple[int, str, str]]:

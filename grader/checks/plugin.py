@@ -206,6 +206,10 @@ class GraderPlugin:
                 data["feedback"], data["check_error"] = str(fault), True
             else:
                 data["feedback"], data["check_error"] = self.failure_text(item, call.excinfo)
+                data["hints"], data["failure"] = grader_diagnosis(call.excinfo.value, data["feedback"],
+                                                                  getattr(item, "grader_proxy", None))
+                if visibility == "hidden":  # its summary may quote the hidden input; hints never do
+                    data["failure"] = ""
             item.grader_failure = data["feedback"]
         notes = list(getattr(getattr(item, "grader_feedback", None), "notes", []))
         # A time limit this check ran into is said here even when the check passed (a stand-in
@@ -313,13 +317,52 @@ class GraderPlugin:
             if not isinstance(exc, (AssertionError, pytest.skip.Exception, pytest.fail.Exception)):
                 # its message quotes what the submission returned, which may carry the input
                 text = f"the check could not use what the submission returned ({type(exc).__name__})"
-            chosen = set().union(*(c[3] for c in proxy.calls)) if proxy else set()
+            chosen = set().union(*(c.strings for c in proxy.calls)) if proxy else set()
             return private_failure_text(exc, text, visibility,
                                         proxy.last_call_outline() if show_input else "",
                                         chosen), check_error
         if show_input:
             text = f"{text}\ninput: {proxy.last_call_text()}"
         return text, check_error
+
+
+def grader_diagnosis(exc: BaseException, text: str, proxy: SubmissionProxy | None) -> tuple[list[str], str]:
+    """(hints, a one-line summary) of a failure, from the check's and the grader's own words only,
+    for the class report: a ``hint:`` line that a student planted in an exception message, a
+    printout or a load error must not pose as a diagnosis. A StudentError carries its hints
+    apart from the text; in any other failure a hint line counts only when it appears nowhere in
+    what the student's code produced during the check (its calls' messages, tracebacks,
+    printouts and returned strings, and the submission's load errors)."""
+    if isinstance(exc, StudentError):
+        return list(dict.fromkeys(explain_hints(exc.result) + list(exc.hints))), explain_brief(exc.result)
+    student: list[str] = []
+    failed = None
+    for call in (proxy.calls if proxy is not None else []):
+        result = call.result
+        error = result.error or {}
+        student += [str(error.get("message", "")), str(error.get("traceback", "")), result.stdout or ""]
+        if isinstance(result.value, str):
+            student.append(result.value)
+        if error:
+            failed = result
+    if proxy is not None:
+        session = proxy._session
+        for source in getattr(session.submission, "sources", []) if session.submission else []:
+            student += [str(problem) for problem in source.problems]
+        for outcome in getattr(session, "unit_outcomes", {}).values():
+            if outcome.error:
+                student.append(str(outcome.error.get("message", "")))
+    planted = "\n".join(student)
+    hints = []
+    for line in text.splitlines():
+        if line.startswith("hint:"):
+            hint = line[len("hint:"):].strip()
+            if hint and hint not in planted and hint not in hints:
+                hints.append(hint)
+    if failed is not None:
+        return hints, explain_brief(failed)
+    first = next((line for line in text.splitlines() if line.strip()), "the check failed")
+    return hints, ("the check failed" if first.strip() in planted else first)
 
 
 # Lines of a check's message from which on the text is the student's own printed output.

@@ -9,7 +9,8 @@ failing check's feedback can show the input that failed.
 from __future__ import annotations
 
 import builtins
-from typing import Callable
+import dataclasses
+from typing import Callable, NamedTuple
 
 from grader.checks.numeric import CheckFailure, outline, show
 from grader.session import STRIKES, CallResult, Session
@@ -58,15 +59,29 @@ def explain_brief(result: CallResult) -> str:
     whose input must stay private: an exception message, printout or the name of an exception
     class made up at run time could carry it)."""
     error = result.error or {}
-    kind = public_type_name(error.get("type", "Error"))
+    raw = error.get("type", "Error")
     name = result.function
-    if kind == "NotFound":
+    if raw == "NotFound":
         return f"{name} was not found in the submission"
-    if kind in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError", "LimitExceeded"):
-        return error.get("message", kind)
+    if raw in ("Timeout", "Crashed", "BadResult", "Budget", "MemoryError", "LimitExceeded"):
+        return str(error.get("message", raw))   # the grader's and the worker's own words
+    kind = public_type_name(raw)
     if kind == "SystemExit":
         return f"{name} called sys.exit()"
     return f"{name} raised {kind}"
+
+
+class Call(NamedTuple):
+    """What feedback needs of one call a check made: the grader's own inputs, the outcome
+    without the returned data (a string value stays: feedback quotes it), and the strings the
+    student chose. Never the returned arrays: they would outlive the check, and a submission
+    returning big ones would grow the grading process without bound."""
+
+    label: str
+    args: list
+    kwargs: dict
+    result: CallResult
+    strings: set[str]
 
 
 def student_strings(result: CallResult) -> set[str]:
@@ -216,10 +231,7 @@ class SubmissionProxy:
         self._module_of = module_of
         self._timed_out = {} if timed_out is None else timed_out
         self._check = check
-        # What feedback needs of each call: the grader's own inputs and the strings the student
-        # chose. Never the returned value: a check's arrays would otherwise outlive it, and a
-        # submission returning big arrays would grow the grading process without bound.
-        self.calls: list[tuple[str, list, dict, set[str]]] = []
+        self.calls: list[Call] = []
         self.timeouts: list[str] = []  # the time-limit messages of calls this check ran
 
     def __getattr__(self, name: str) -> RemoteFunction:
@@ -245,7 +257,10 @@ class SubmissionProxy:
         if result.error and result.error.get("type") == "Timeout":
             self._note_timeout(label, result, struck_out)
         if op == "call":
-            self.calls.append((label, args, kwargs or {}, student_strings(result)))
+            self.calls.append(Call(label, args, kwargs or {},
+                                   dataclasses.replace(result, value=result.value if isinstance(result.value, str) else None,
+                                                       args_after=None),
+                                   student_strings(result)))
         return result
 
     def _note_timeout(self, label: str, result: CallResult, struck_out: bool) -> None:
@@ -282,14 +297,14 @@ class SubmissionProxy:
         """The last call with its arguments' kinds and shapes only, not their values."""
         if not self.calls:
             return ""
-        name, args, kwargs, _ = self.calls[-1]
+        name, args, kwargs = self.calls[-1][:3]
         shown = [outline(a) for a in args] + [f"{k}={outline(v)}" for k, v in kwargs.items()]
         return f"{name}({', '.join(shown)})"
 
     def last_call_text(self) -> str:
         if not self.calls:
             return ""
-        name, args, kwargs, _ = self.calls[-1]
+        name, args, kwargs = self.calls[-1][:3]
         shown = [show(a, 300) for a in args] + [f"{k}={show(v, 300)}" for k, v in kwargs.items()]
         return f"{name}({', '.join(shown)})"
 
