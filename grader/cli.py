@@ -10,7 +10,7 @@ import argparse
 import os
 import sys
 
-from grader import __version__, report, safetext
+from grader import __version__, outfile, report, safetext
 from grader import assignment as assignments
 from grader.assignment import AssignmentError
 from grader.grading import GraderFailure, grade
@@ -89,6 +89,9 @@ def _warn(message: str) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    for path in (args.json, args.junit, args.markdown):
+        if path:
+            outfile.check(path)   # a bad output path is refused before the grading, not after
     submission = open_submission(args.submission)  # read once: detection and grading share it
     try:
         assignment = assignments.find(args.assignment, submission=submission)
@@ -132,6 +135,7 @@ def _ci_outputs(args: argparse.Namespace, assignment, result: dict) -> None:
 def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
     from grader import gradescope
 
+    outfile.check(args.output)
     assignment = assignments.find(args.assignment)
     names = gradescope.build_bundle(assignment, args.output)
     _say(f"wrote {args.output}: setup.sh, run_autograder and {len(names) - 2} files "

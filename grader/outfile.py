@@ -28,6 +28,21 @@ def _umask() -> int:
     return mask
 
 
+def check(path: str) -> None:
+    """Refuse, before any work is done, a path that ``write`` could never write: a folder, or
+    one below something that is not a folder. (Whether the final write succeeds is still only
+    known when it happens.)"""
+    if path == "-":
+        return
+    if os.path.isdir(path):
+        raise OutputError(f"{path} is a folder; give a file name inside it, e.g. {os.path.join(path, 'out')}")
+    parent = os.path.dirname(os.path.abspath(path))
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise OutputError(f"cannot write {path}: {parent} is not a folder; give another path")
+
+
 def write(path: str, data: str | bytes) -> None:
     """Write ``data`` to ``path`` as described above."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
