@@ -22,6 +22,10 @@ longer matches (the reference moved on) is an error, not a silently different mu
    and, where a snippet cannot say it, ``add`` (a folder beside variants.toml whose files are
    copied over the reference copy) and ``remove`` (reference files left out, e.g. the modules
    a notebook variant replaces). It is graded in the same pytest session as the mutants.
+   A variant may say ``pending = "what it waits for"`` when it proves a fix that lives in
+   another change (e.g. the wire carrying an OrderedDict as a dict): it is graded and its lost
+   points are printed, but they do not fail validation; once it keeps full marks, validation
+   says to remove the ``pending`` line.
 """
 
 from __future__ import annotations
@@ -65,6 +69,7 @@ class Variant:
     changes: list[tuple[str, str, str]]
     add: str | None = None
     remove: list[str] = field(default_factory=list)
+    pending: str | None = None    # the change elsewhere it waits for; its losses do not fail
 
 
 @dataclass
@@ -190,7 +195,9 @@ def load_variants(assignment: Assignment) -> list[Variant]:
         elif not changes and not add and not remove:
             errors.append(f"variant {name}: no [[variant.change]], add or remove")
         else:
-            variants.append(Variant(name, problems, str(entry["why"]), changes, add, remove))
+            pending = entry.get("pending")
+            variants.append(Variant(name, problems, str(entry["why"]), changes, add, remove,
+                                    str(pending) if pending else None))
     if len({v.name for v in variants}) != len(variants):
         errors.append(f"{VARIANTS} lists a variant twice")
     if errors:
@@ -327,7 +334,11 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
         if len(variant_verdicts) == 1:
             out("variants (correct rewrites; each must keep full marks):")
         lost = verdict.error or ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "full marks"
-        out(f"  {'ok  ' if verdict.full_marks else 'LOSS'} {variant.name:<40} {seconds:5.2f} s  {lost}")
+        mark = "ok  " if verdict.full_marks else "WAIT" if variant.pending else "LOSS"
+        if variant.pending:
+            lost += (f"  (pending: {variant.pending})" if not verdict.full_marks
+                     else "  (marked pending but passes: remove its `pending` line)")
+        out(f"  {mark} {variant.name:<40} {seconds:5.2f} s  {lost}")
         for check in verdict.checks:
             out(f"       {check}")
 
@@ -352,9 +363,11 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
         out("mutants: none (add assignments/NAME/mutants/ to prove the checks catch bugs)")
     if variants:
         kept = sum(v.full_marks for v in variant_verdicts)
-        out(f"variants with full marks: {kept}/{len(variants)}")
+        waiting = sum(1 for v in variant_verdicts if v.variant.pending and not v.full_marks)
+        out(f"variants with full marks: {kept}/{len(variants)}"
+            + (f" ({waiting} pending a change elsewhere)" if waiting else ""))
         for verdict in variant_verdicts:
-            if not verdict.full_marks:
+            if not verdict.full_marks and not verdict.variant.pending:
                 lost = verdict.error or ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items())
                 failures.append(f"variant {verdict.variant.name} (correct: {verdict.variant.why.strip()[:120]}) "
                                 f"lost points: {lost}" + "".join(f"\n    {c}" for c in verdict.checks))
