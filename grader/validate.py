@@ -33,6 +33,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -146,6 +147,9 @@ def _files(assignment: Assignment, folder: str, kind: str, name: str, entry: dic
     return add, remove
 
 
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def load_mutants(assignment: Assignment) -> list[Mutant]:
     """The assignment's mutants, in index order; AssignmentError for a malformed index or a
     change that no longer matches the reference."""
@@ -156,8 +160,8 @@ def load_mutants(assignment: Assignment) -> list[Mutant]:
         name, problem = str(entry.get("name", "")), str(entry.get("problem", ""))
         changes = _changes(assignment, "mutant", name, entry, errors)
         add, remove = _files(assignment, "mutants", "mutant", name, entry, errors)
-        if not name:
-            errors.append(f"a mutant in {INDEX} has no name")
+        if not NAME.fullmatch(name):
+            errors.append(f"a mutant in {INDEX} has no name or one that is not a plain folder name ({name!r})")
         elif problem not in known:
             errors.append(f"mutant {name}: problem {problem!r} is not in assignment.toml")
         elif not changes and not add and not remove:
@@ -186,8 +190,8 @@ def load_variants(assignment: Assignment) -> list[Variant]:
         changes = _changes(assignment, "variant", name, entry, errors)
         add, remove = _files(assignment, "variants", "variant", name, entry, errors)
         unknown = [p for p in problems if p not in known]
-        if not name:
-            errors.append(f"a variant in {VARIANTS} has no name")
+        if not NAME.fullmatch(name):
+            errors.append(f"a variant in {VARIANTS} has no name or one that is not a plain folder name ({name!r})")
         elif not problems or unknown:
             errors.append(f"variant {name}: problems {unknown or problems!r} are not in assignment.toml")
         elif not str(entry.get("why", "")).strip():
@@ -291,8 +295,9 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
     out(f"reference: {first['score']} / {first['max_score']} "
         f"({len(first['tests'])} checks, {first['execution_time']:.2f} s, sandbox {first['grader']['sandbox']})")
 
-    # The reference again, then every mutant: one pytest session, each worker forked from a warm
-    # sandbox; the reproducibility check then also proves warm and fresh sandboxes grade alike.
+    # The reference again, then every mutant, then every variant: one pytest session, each worker
+    # forked from a warm sandbox; the reproducibility check then also proves warm and fresh
+    # sandboxes grade alike.
     verdicts: list[MutantVerdict] = []
     variant_verdicts: list[VariantVerdict] = []
     reference_again = True
@@ -343,8 +348,10 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
             out(f"       {check}")
 
     with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
-        folders = (build_mutant(entry, assignment.reference_dir, scratch)
-                   for entry in itertools.chain(mutants, variants))
+        # built lazily, mutants and variants in folders of their own (a name may be in both)
+        folders = itertools.chain(
+            (build_mutant(m, assignment.reference_dir, os.path.join(scratch, "mutants")) for m in mutants),
+            (build_mutant(v, assignment.reference_dir, os.path.join(scratch, "variants")) for v in variants))
         grade_each(itertools.chain([assignment.reference_dir], folders), assignment,
                    sandbox_mode=sandbox_mode, warm=True, on_graded=graded)
     if mutants:
