@@ -12,6 +12,20 @@ Mutant format: ``mutants/mutants.toml`` lists ``[[mutant]]`` entries (``name``, 
 by ``new``. A mutant is graded as a copy of the reference folder with its changes made, in this
 process, one after another in one pytest session, exactly like a batch's submissions. A change whose ``old`` no
 longer matches (the reference moved on) is an error, not a silently different mutant.
+
+4. Every correct variant in ``assignments/NAME/variants/variants.toml`` keeps full marks: the
+   mutants prove the checks catch bugs, the variants prove they do not punish correct work
+   written another way (another sound formula, an OrderedDict where a dict is asked, a more
+   accurate finite difference, a notebook with its cells in an odd order). A variant is a
+   ``[[variant]]`` (``name``, ``problems``: the problems whose code it rewrites, ``why``) built
+   by the same machinery as a mutant: ``[[variant.change]]`` snippet edits of the reference,
+   and, where a snippet cannot say it, ``add`` (a folder beside variants.toml whose files are
+   copied over the reference copy) and ``remove`` (reference files left out, e.g. the modules
+   a notebook variant replaces). It is graded in the same pytest session as the mutants.
+   A variant may say ``pending = "what it waits for"`` when it proves a fix that lives in
+   another change (e.g. the wire carrying an OrderedDict as a dict): it is graded and its lost
+   points are printed, but they do not fail validation; once it keeps full marks, validation
+   says to remove the ``pending`` line.
 """
 
 from __future__ import annotations
@@ -19,6 +33,7 @@ from __future__ import annotations
 import itertools
 import json
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -32,6 +47,7 @@ from grader.assignment import Assignment, AssignmentError
 from grader.grading import grade, grade_each
 
 INDEX = "mutants.toml"
+VARIANTS = "variants.toml"
 
 
 @dataclass
@@ -41,6 +57,32 @@ class Mutant:
     bug: str
     feedback: str | None
     changes: list[tuple[str, str, str]]   # (file, old, new)
+    add: str | None = None                # a folder whose files are copied over the reference copy
+    remove: list[str] = field(default_factory=list)  # reference files left out
+
+
+@dataclass
+class Variant:
+    """A correct rewrite of the reference: it must keep every point."""
+    name: str
+    problems: list[str]
+    why: str
+    changes: list[tuple[str, str, str]]
+    add: str | None = None
+    remove: list[str] = field(default_factory=list)
+    pending: str | None = None    # the change elsewhere it waits for; its losses do not fail
+
+
+@dataclass
+class VariantVerdict:
+    variant: Variant
+    lost: dict[str, float] = field(default_factory=dict)       # problem -> points lost
+    checks: list[str] = field(default_factory=list)            # "name -N: first line of output"
+    error: str | None = None                                   # could not be graded
+
+    @property
+    def full_marks(self) -> bool:
+        return not self.lost and self.error is None
 
 
 @dataclass
@@ -59,42 +101,74 @@ def comparable(result: dict) -> str:
     return json.dumps(clean, sort_keys=True)
 
 
+def _read_index(assignment: Assignment, folder: str, index_name: str, key: str) -> tuple[str, list[dict]]:
+    index = os.path.join(assignment.folder, folder, index_name)
+    if not os.path.isfile(index):
+        return index, []
+    try:
+        with open(index, "rb") as handle:
+            return index, tomllib.load(handle).get(key, [])
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise AssignmentError(f"{index} cannot be read: {exc}") from None
+
+
+def _changes(assignment: Assignment, kind: str, name: str, entry: dict, errors: list[str]) -> list[tuple[str, str, str]]:
+    """An entry's snippet edits, each checked to match the reference exactly once."""
+    changes = []
+    for change in entry.get("change", []):
+        file, old, new = change.get("file"), change.get("old"), change.get("new")
+        if not all(isinstance(v, str) for v in (file, old, new)) or not old:
+            errors.append(f"{kind} {name}: each change needs file, old and new")
+            continue
+        path = os.path.join(assignment.reference_dir or "", file)
+        text = open(path).read() if os.path.isfile(path) else ""
+        if text.count(old) != 1:
+            errors.append(f"{kind} {name}: its change to {file} matches the reference "
+                          f"{text.count(old)} times, not once (update `old`)")
+        changes.append((file, old, new))
+    return changes
+
+
+def _files(assignment: Assignment, folder: str, kind: str, name: str, entry: dict,
+           errors: list[str]) -> tuple[str | None, list[str]]:
+    """An entry's whole-file part: the ``add`` folder (absolute) and the ``remove`` list."""
+    add, remove = entry.get("add"), entry.get("remove", [])
+    if add is not None:
+        base = os.path.realpath(os.path.join(assignment.folder, folder))
+        add = os.path.realpath(os.path.join(base, str(add)))
+        if not add.startswith(base + os.sep) or not os.path.isdir(add):
+            errors.append(f"{kind} {name}: add = {entry.get('add')!r} is not a folder inside {folder}/")
+    if not isinstance(remove, list) or not all(isinstance(r, str) for r in remove):
+        errors.append(f"{kind} {name}: remove must be a list of file names")
+        remove = []
+    for file in remove:
+        if not os.path.isfile(os.path.join(assignment.reference_dir or "", file)):
+            errors.append(f"{kind} {name}: remove names {file!r}, which the reference does not have")
+    return add, remove
+
+
+NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+
+
 def load_mutants(assignment: Assignment) -> list[Mutant]:
     """The assignment's mutants, in index order; AssignmentError for a malformed index or a
     change that no longer matches the reference."""
-    index = os.path.join(assignment.folder, "mutants", INDEX)
-    if not os.path.isfile(index):
-        return []
-    try:
-        with open(index, "rb") as handle:
-            entries = tomllib.load(handle).get("mutant", [])
-    except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise AssignmentError(f"{index} cannot be read: {exc}") from None
+    _, entries = _read_index(assignment, "mutants", INDEX, "mutant")
     known = {p.id for p in assignment.problems}
     mutants, errors = [], []
     for entry in entries:
         name, problem = str(entry.get("name", "")), str(entry.get("problem", ""))
-        changes = []
-        for change in entry.get("change", []):
-            file, old, new = change.get("file"), change.get("old"), change.get("new")
-            if not all(isinstance(v, str) for v in (file, old, new)) or not old:
-                errors.append(f"mutant {name}: each change needs file, old and new")
-                continue
-            path = os.path.join(assignment.reference_dir or "", file)
-            text = open(path).read() if os.path.isfile(path) else ""
-            if text.count(old) != 1:
-                errors.append(f"mutant {name}: its change to {file} matches the reference "
-                              f"{text.count(old)} times, not once (update `old`)")
-            changes.append((file, old, new))
-        if not name:
-            errors.append(f"a mutant in {INDEX} has no name")
+        changes = _changes(assignment, "mutant", name, entry, errors)
+        add, remove = _files(assignment, "mutants", "mutant", name, entry, errors)
+        if not NAME.fullmatch(name):
+            errors.append(f"a mutant in {INDEX} has no name or one that is not a plain folder name ({name!r})")
         elif problem not in known:
             errors.append(f"mutant {name}: problem {problem!r} is not in assignment.toml")
-        elif not changes:
+        elif not changes and not add and not remove:
             errors.append(f"mutant {name}: no [[mutant.change]]")
         else:
             mutants.append(Mutant(name, problem, str(entry.get("bug", "")),
-                                  entry.get("feedback"), changes))
+                                  entry.get("feedback"), changes, add, remove))
     if len({m.name for m in mutants}) != len(mutants):
         errors.append(f"{INDEX} lists a mutant twice")
     if errors:
@@ -102,10 +176,49 @@ def load_mutants(assignment: Assignment) -> list[Mutant]:
     return mutants
 
 
-def build_mutant(mutant: Mutant, reference_dir: str, into: str) -> str:
-    """A submission folder: a copy of the reference with the mutant's changes made."""
+def load_variants(assignment: Assignment) -> list[Variant]:
+    """The assignment's correct variants, in index order; AssignmentError for a malformed
+    index, an unknown problem, a variant that changes nothing, or a change that no longer
+    matches the reference (a variant equal to the reference proves nothing)."""
+    _, entries = _read_index(assignment, "variants", VARIANTS, "variant")
+    known = {p.id for p in assignment.problems}
+    variants, errors = [], []
+    for entry in entries:
+        name = str(entry.get("name", ""))
+        problems = entry.get("problems", entry.get("problem", []))
+        problems = [problems] if isinstance(problems, str) else [str(p) for p in problems]
+        changes = _changes(assignment, "variant", name, entry, errors)
+        add, remove = _files(assignment, "variants", "variant", name, entry, errors)
+        unknown = [p for p in problems if p not in known]
+        if not NAME.fullmatch(name):
+            errors.append(f"a variant in {VARIANTS} has no name or one that is not a plain folder name ({name!r})")
+        elif not problems or unknown:
+            errors.append(f"variant {name}: problems {unknown or problems!r} are not in assignment.toml")
+        elif not str(entry.get("why", "")).strip():
+            errors.append(f"variant {name}: say `why` it is correct and how students write it")
+        elif not changes and not add and not remove:
+            errors.append(f"variant {name}: no [[variant.change]], add or remove")
+        else:
+            pending = entry.get("pending")
+            variants.append(Variant(name, problems, str(entry["why"]), changes, add, remove,
+                                    str(pending) if pending else None))
+    if len({v.name for v in variants}) != len(variants):
+        errors.append(f"{VARIANTS} lists a variant twice")
+    if errors:
+        raise AssignmentError("; ".join(errors))
+    return variants
+
+
+def build_mutant(mutant: Mutant | Variant, reference_dir: str, into: str) -> str:
+    """A submission folder: a copy of the reference with the mutant's (or variant's) changes
+    made, its ``remove`` files left out and its ``add`` folder copied over it."""
     target = os.path.join(into, mutant.name)
     shutil.copytree(reference_dir, target, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    for file in mutant.remove:
+        os.remove(os.path.join(target, file))
+    if mutant.add:
+        shutil.copytree(mutant.add, target, dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
     for file, old, new in mutant.changes:
         path = os.path.join(target, file)
         with open(path) as handle:
@@ -137,6 +250,22 @@ def judge_mutant(mutant: Mutant, expected: dict, result: dict) -> MutantVerdict:
     return verdict
 
 
+def judge_variant(variant: Variant, expected: dict, result: dict) -> VariantVerdict:
+    """Full marks means: the reference's score in every problem; else each check that cost
+    points is named with the points lost and the first line of its feedback."""
+    verdict = VariantVerdict(variant)
+    for problem_id, full in expected["problems"].items():
+        got = result["problems"][problem_id]["score"]
+        if got != full["score"]:
+            verdict.lost[problem_id] = round(full["score"] - got, 4)
+    for test in result["tests"]:
+        if test["score"] < test["max_score"]:
+            output = (test.get("output") or "").strip()
+            first = output.splitlines()[0][:160] if output else test["status"]
+            verdict.checks.append(f"{test['name']} -{test['max_score'] - test['score']:g}: {first}")
+    return verdict
+
+
 def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
              on_warning: Callable[[str], None] | None = None,
              out: Callable[[str], None] = print) -> bool:
@@ -150,6 +279,7 @@ def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
 def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> bool:
     started = time.perf_counter()
     mutants = load_mutants(assignment)
+    variants = load_variants(assignment)
     first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
     failures = []
     if first["score"] != first["max_score"]:
@@ -165,9 +295,11 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
     out(f"reference: {first['score']} / {first['max_score']} "
         f"({len(first['tests'])} checks, {first['execution_time']:.2f} s, sandbox {first['grader']['sandbox']})")
 
-    # The reference again, then every mutant: one pytest session, each worker forked from a warm
-    # sandbox; the reproducibility check then also proves warm and fresh sandboxes grade alike.
+    # The reference again, then every mutant, then every variant: one pytest session, each worker
+    # forked from a warm sandbox; the reproducibility check then also proves warm and fresh
+    # sandboxes grade alike.
     verdicts: list[MutantVerdict] = []
+    variant_verdicts: list[VariantVerdict] = []
     reference_again = True
 
     def graded(_source, outcome) -> None:
@@ -181,6 +313,9 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
                 failures.append("grading the reference twice gave different reports")
             out(f"reproducible: {'yes' if reproducible else 'NO'}")
             return
+        if len(verdicts) == len(mutants):
+            graded_variant(outcome)
+            return
         mutant = mutants[len(verdicts)]
         if isinstance(outcome, BaseException):
             verdict = MutantVerdict(mutant, problems=[f"could not be graded ({type(outcome).__name__}: {outcome})"])
@@ -193,8 +328,30 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
         out(f"  {mark} {mutant.name:<40} {seconds:5.2f} s  {lost}"
             + (f"  ({'; '.join(verdict.problems)})" if verdict.problems else ""))
 
+    def graded_variant(outcome) -> None:
+        variant = variants[len(variant_verdicts)]
+        if isinstance(outcome, BaseException):
+            verdict = VariantVerdict(variant, error=f"could not be graded ({type(outcome).__name__}: {outcome})")
+            seconds = 0.0
+        else:
+            verdict, seconds = judge_variant(variant, first, outcome), outcome["execution_time"]
+        variant_verdicts.append(verdict)
+        if len(variant_verdicts) == 1:
+            out("variants (correct rewrites; each must keep full marks):")
+        lost = verdict.error or ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items()) or "full marks"
+        mark = "ok  " if verdict.full_marks else "WAIT" if variant.pending else "LOSS"
+        if variant.pending:
+            lost += (f"  (pending: {variant.pending})" if not verdict.full_marks
+                     else "  (marked pending but passes: remove its `pending` line)")
+        out(f"  {mark} {variant.name:<40} {seconds:5.2f} s  {lost}")
+        for check in verdict.checks:
+            out(f"       {check}")
+
     with tempfile.TemporaryDirectory(prefix="grader-mutants-") as scratch:
-        folders = (build_mutant(mutant, assignment.reference_dir, scratch) for mutant in mutants)
+        # built lazily, mutants and variants in folders of their own (a name may be in both)
+        folders = itertools.chain(
+            (build_mutant(m, assignment.reference_dir, os.path.join(scratch, "mutants")) for m in mutants),
+            (build_mutant(v, assignment.reference_dir, os.path.join(scratch, "variants")) for v in variants))
         grade_each(itertools.chain([assignment.reference_dir], folders), assignment,
                    sandbox_mode=sandbox_mode, warm=True, on_graded=graded)
     if mutants:
@@ -211,6 +368,19 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
                                 + "; ".join(verdict.problems))
     else:
         out("mutants: none (add assignments/NAME/mutants/ to prove the checks catch bugs)")
+    if variants:
+        kept = sum(v.full_marks for v in variant_verdicts)
+        waiting = sum(1 for v in variant_verdicts if v.variant.pending and not v.full_marks)
+        out(f"variants with full marks: {kept}/{len(variants)}"
+            + (f" ({waiting} pending a change elsewhere)" if waiting else ""))
+        for verdict in variant_verdicts:
+            if not verdict.full_marks and not verdict.variant.pending:
+                lost = verdict.error or ", ".join(f"{p} -{v:g}" for p, v in verdict.lost.items())
+                failures.append(f"variant {verdict.variant.name} (correct: {verdict.variant.why.strip()[:120]}) "
+                                f"lost points: {lost}" + "".join(f"\n    {c}" for c in verdict.checks))
+    else:
+        out("variants: none (add assignments/NAME/variants/ to prove the checks accept correct work "
+            "written another way)")
     for failure in failures:
         out(f"FAIL: {failure}")
     out(f"validate: {'FAILED' if failures else 'ok'} ({time.perf_counter() - started:.1f} s)")

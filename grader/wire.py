@@ -156,7 +156,7 @@ def encode(value: object, blobs: list[bytes], depth: int = 0, keep: Callable[[ob
                     "repr": f"shape {value.shape}"}
         if value.dtype.kind not in NUMERIC_KINDS or value.dtype.fields is not None:
             return {"$": "object", "type": f"numpy.ndarray of dtype {value.dtype}", "repr": ""}
-        blobs.append(_npy_bytes(np.ascontiguousarray(value)))
+        blobs.append(_npy_bytes(value if value.flags.c_contiguous else value.copy(order="C")))  # ascontiguousarray makes 0-d arrays 1-d
         return {"$": "nd", "blob": len(blobs) - 1}
     if isinstance(value, np.generic) and type(value).__module__ == "numpy":
         array = np.asarray(value)

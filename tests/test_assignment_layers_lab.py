@@ -78,3 +78,7 @@ def test_validate_catches_every_mutant():
     assert caught == total >= 15, done.stdout
     named, declared = map(int, re.search(r"diagnosis named: (\d+)/(\d+)", done.stdout).groups())
     assert named == declared, done.stdout
+
+    kept, listed = map(int, re.search(r"^variants with full marks: (\d+)/(\d+)", done.stdout, re.M).groups())
+    waiting = len(re.findall(r"^  WAIT ", done.stdout, re.M))  # pending the OrderedDict wire change
+    assert kept + waiting == listed and kept >= 12 and "  LOSS " not in done.stdout, done.stdout

@@ -30,6 +30,12 @@ def test_validate_catches_every_mutant():
     counts = dict(item.rsplit(" ", 1) for item in per_problem.split(", "))
     assert set(counts) == {"softmax", "sigmoid", "sigmoid_grad", "gradcheck_naive",
                            "forward_backward_prop"} and all(int(n) >= 4 for n in counts.values())
+
+    kept, listed = map(int, re.search(r"^variants with full marks: (\d+)/(\d+)", done.stdout, re.M).groups())
+    waiting = len(re.findall(r"^  WAIT ", done.stdout, re.M))  # pending the OrderedDict wire change
+    assert kept + waiting == listed and kept >= 12 and "  LOSS " not in done.stdout, done.stdout
+    for name in ("sigmoid_tanh", "gradcheck_half_step", "gradcheck_reads_fx_shape"):  # issue 13
+        assert re.search(rf"^  ok   {name} .* full marks$", done.stdout, re.M), done.stdout
     assert elapsed < 120, f"validate took {elapsed:.1f} s"
 
 
@@ -91,3 +97,92 @@ def test_a_change_that_no_longer_matches_the_reference_is_a_request_error(tmp_pa
     done = run_cli("validate", str(folder))
     assert done.returncode == 2
     assert "mutant stale: its change to q1_softmax.py matches the reference 0 times" in done.stderr
+
+
+STRICT_CHECK = '''
+import numpy as np
+import pytest
+
+from grader.checks import assert_close
+
+
+@pytest.mark.problem("sq", points=2)
+def test_square_exactly(submission, reference):
+    """square(x), to the last bit (too strict: only the reference's own arithmetic passes)"""
+    x = np.array([0.1, 0.7, 3.3])
+    assert_close(submission.square(x), reference.square(x), rtol=0, atol=0, scale_atol=0)
+'''
+
+VARIANTS = '''
+[[variant]]
+name = "power"
+problems = ["sq"]
+why = "x ** 2 is x * x, bit for bit"
+
+[[variant.change]]
+file = "sq.py"
+old = "return x * x"
+new = "return x ** 2"
+
+[[variant]]
+name = "via_logs"
+problems = ["sq"]
+why = "exp(2 log x) is x squared for x > 0, to within rounding"
+
+[[variant.change]]
+file = "sq.py"
+old = "return x * x"
+new = "return np.exp(2 * np.log(x))"
+
+[[variant]]
+name = "waiting"
+problems = ["sq"]
+pending = "a change elsewhere"
+why = "the same rounding difference, marked pending"
+
+[[variant.change]]
+file = "sq.py"
+old = "return x * x"
+new = "return np.exp(np.log(x) * 2.0)"
+'''
+
+
+def strict_assignment(tmp_path, variants: str):
+    from conftest import make_assignment
+    folder = make_assignment(tmp_path / "strict", [{"id": "sq", "points": 2, "functions": ["square"],
+                                                    "module": "sq"}],
+                             STRICT_CHECK, {"sq.py": "import numpy as np\n\n\ndef square(x):\n    return x * x\n"})
+    (folder / "variants").mkdir()
+    (folder / "variants" / "variants.toml").write_text(variants)
+    return folder
+
+
+def test_a_variant_that_loses_points_fails_validation(tmp_path):
+    """A correct variant the check punishes fails validation, naming the variant, the check and
+    the points lost; a variant that keeps full marks and a pending one do not fail it."""
+    done = run_cli("validate", str(strict_assignment(tmp_path, VARIANTS)), "--sandbox", "process")
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(r"^  ok   power .* full marks$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  LOSS via_logs .* sq -2$", done.stdout, re.M), done.stdout
+    assert re.search(r"^  WAIT waiting .* sq -2  \(pending: a change elsewhere\)$", done.stdout, re.M)
+    assert "variants with full marks: 1/3 (1 pending a change elsewhere)" in done.stdout
+    failures = [line for line in done.stdout.splitlines() if line.startswith("FAIL: ")]
+    assert len(failures) == 1 and failures[0].startswith("FAIL: variant via_logs ") and "sq -2" in failures[0]
+    assert re.search(r"^    sq: square\(x\), to the last bit .* -2: ", done.stdout, re.M), done.stdout
+    assert "validate: FAILED" in done.stdout
+
+
+def test_variants_that_keep_full_marks_pass_validation(tmp_path):
+    only_power = VARIANTS.split("[[variant]]\nname = \"via_logs\"")[0]
+    done = run_cli("validate", str(strict_assignment(tmp_path, only_power)), "--sandbox", "process")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "variants with full marks: 1/1" in done.stdout and "validate: ok" in done.stdout
+
+
+def test_a_malformed_variant_is_a_request_error(tmp_path):
+    stale = VARIANTS.replace('old = "return x * x"\nnew = "return x ** 2"', 'old = "return x*x"\nnew = "return x ** 2"')
+    no_why = VARIANTS.replace('why = "x ** 2 is x * x, bit for bit"\n', "")
+    for text, message in ((stale, "variant power: its change to sq.py matches the reference 0 times"),
+                          (no_why, "variant power: say `why`")):
+        done = run_cli("validate", str(strict_assignment(tmp_path / str(len(message)), text)))
+        assert done.returncode == 2 and message in done.stderr, done.stdout + done.stderr

@@ -2,6 +2,11 @@
 
 This file is copied into the sandbox (the student's code can see it), so it holds no answers:
 each factory builds f(x) -> (cost, grad) from parameters the hidden check chooses.
+
+Every f returns what the assignment's own functions return (the classic starter's
+``quad = lambda x: (np.sum(x ** 2), x * 2)``): a numpy scalar cost and a numpy array gradient,
+never a Python float. A student's checker may rightly read ``fx.shape`` or ``fx.dtype``; it
+must not lose points because the grader's f is less numpy than the one it was written for.
 """
 
 import random
@@ -29,7 +34,7 @@ def linear(weights):
     w = np.asarray(weights, dtype=float)
 
     def f(x):
-        return float(np.sum(w * x)), w.copy()
+        return np.sum(w * x), w.copy()
 
     return f
 
@@ -52,7 +57,7 @@ def cross_terms(matrix, error=0.0):
 
     def f(x):
         grad = (A + A.T).dot(x)
-        return float(x.dot(A).dot(x)), grad * (1.0 + error)
+        return np.float64(x.dot(A).dot(x)), grad * (1.0 + error)
 
     return f
 
@@ -62,7 +67,7 @@ def random_weighted(error=0.0):
     that calls random.setstate before every call of f sees one consistent w."""
 
     def f(x):
-        w = 1.0 + 9.0 * random.random()
+        w = np.float64(1.0 + 9.0 * random.random())
         return w * np.sum(x ** 2), 2.0 * w * x * (1.0 + error)
 
     return f
@@ -78,16 +83,16 @@ def exp_sum(error=0.0):
     return f
 
 
-def steep_exp(a=100.0, h=1e-4):
-    """f(x) = sum(exp(a*x)) / a, whose gradient is given as the central difference with step h.
+def steep_exp(a=30.0, error=0.0):
+    """f(x) = sum(exp(a*x)) / a with its true gradient exp(a*x).
 
-    That differs from the true gradient exp(a*x) by a relative h**2 * a**2 / 6 (1.7e-5 for the
-    defaults): a checker using h = 1e-4 and central differences agrees with it exactly, one
-    using another h or a forward difference sees an error above 1e-5."""
+    A numerical gradient's error shows here: a forward difference with step h is off by a
+    relative h*a/2 (1.5e-3 for h = 1e-4), a central difference by (h*a)**2 / 6: 1.5e-6 for
+    h = 1e-4 (passes the 1e-5 test), 1.5e-4 for h = 1e-3 (fails it). A smaller step or the
+    half-step central difference (f(x + h/2) - f(x - h/2)) / h is only more accurate."""
 
     def f(x):
-        value = np.sum(np.exp(a * x)) / a
-        grad = (np.exp(a * (x + h)) - np.exp(a * (x - h))) / (2 * h * a)
-        return value, grad
+        value = np.exp(a * x)
+        return np.sum(value) / a, value * (1.0 + error)
 
     return f

@@ -79,9 +79,33 @@ def as_numeric(value: object, what: str = "the result") -> np.ndarray:
     return array.astype(complex if array.dtype.kind == "c" else float)
 
 
+# The absolute tolerance every comparison allows, as a fraction of the largest |expected| value.
+# Any sound formula rounds at about eps * scale per operation on O(scale) intermediates: 0.5 * (1
+# + tanh(x / 2)) is off by ~1e-17 from sigmoid(x) deep in the tail, where the value itself is
+# 1e-152 and a purely relative test calls that a 100% error. 1e-14 allows ~45 such roundings and is
+# 1e7 times below rtol = 1e-7 on O(1) values, so it never hides an error a relative test on
+# values of the array's own scale would see (clipping sigmoid's x to [-20, 20] is still off by
+# 2e-9 of the scale).
+SCALE_ATOL = 1e-14
+
+
+def scale_of(expected: np.ndarray) -> float:
+    """The largest finite |value| of ``expected`` (0 for none): what 'near zero' is measured by."""
+    finite = np.abs(expected[np.isfinite(expected)])
+    return float(finite.max()) if finite.size else 0.0
+
+
 def assert_close(got: object, expected: object, *, rtol: float = 1e-7, atol: float = 0.0,
-                 hint: str | None = None, what: str = "the result", check_shape: bool = True) -> None:
-    """Fail unless ``got`` matches ``expected`` elementwise within rtol/atol (and in shape)."""
+                 scale_atol: float = SCALE_ATOL, hint: str | None = None, what: str = "the result",
+                 check_shape: bool = True) -> None:
+    """Fail unless ``got`` matches ``expected`` elementwise within rtol/atol (and in shape).
+
+    The absolute tolerance is ``max(atol, scale_atol * largest |expected|)``: values near zero are
+    compared in absolute terms relative to the array's scale (a right formula other than the
+    reference's is not punished for rounding deep in a tail), values of that scale relatively.
+    ``scale_atol=0`` asks for a purely relative comparison (e.g. a lone value in a tail whose
+    relative accuracy is the point of the check).
+    """
     expected_array = np.asarray(expected, dtype=float)
     got_array = as_numeric(got, what)
     if check_shape and got_array.shape != expected_array.shape:
@@ -104,6 +128,7 @@ def assert_close(got: object, expected: object, *, rtol: float = 1e-7, atol: flo
             f"{what} has {int(bad.sum())} non-finite value(s) (first at index {index}: "
             f"{got_array[index] if index else got_array}) where finite values are expected\n"
             f"expected: {show(expected_array)}\ngot:      {show(got_array)}", hint))
+    atol = max(atol, scale_atol * scale_of(expected_array))
     close = np.isclose(got_array, expected_array, rtol=rtol, atol=atol, equal_nan=True)
     if close.all():
         return
@@ -115,7 +140,8 @@ def assert_close(got: object, expected: object, *, rtol: float = 1e-7, atol: flo
     where = f" at index {tuple(int(i) for i in worst)}" if error.ndim else ""
     message = (f"{what} differs from the expected values{where}: got {float(got_array[worst]):.10g}, "
                f"expected {float(expected_array[worst]):.10g} (relative error {relative:.2g}, "
-               f"allowed {rtol:g}); {int((~close).sum())} of {close.size} value(s) differ\n"
+               f"allowed {rtol:g}" + (f" or {atol:.2g} absolute" if atol else "")
+               + f"); {int((~close).sum())} of {close.size} value(s) differ\n"
                f"expected: {show(expected_array)}\ngot:      {show(got_array)}")
     raise CheckFailure(_with_hint(message, hint))
 

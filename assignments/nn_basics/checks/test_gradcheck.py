@@ -14,7 +14,8 @@ import pytest
 from grader.checks import CheckFailure, FunctionSpec, StudentError, explain, show
 
 H_HINT = ("a forward difference or a changed h misjudges this function: use the central "
-          "difference (f(x + h) - f(x - h)) / (2h) with h = 1e-4")
+          "difference (f(x + h) - f(x - h)) / (2h) with h = 1e-4 (a smaller step is fine, a "
+          "larger one is not accurate enough)")
 RANDOM_HINT = ("the random state is not reset before each call of f: call "
                "random.setstate(rndstate) (Python's random, not np.random) before every call, "
                "so f sees the same random draws each time")
@@ -161,7 +162,11 @@ def test_passes_near_zero_gradient(submission):
 
 @pytest.mark.problem("gradcheck_naive", points=1.5)
 def test_central_difference_with_h_1e4(submission):
-    """uses the central difference with h = 1e-4 (cubic and exponential functions)"""
+    """uses a central difference with a step of h = 1e-4 or smaller (cubic and exponential functions)"""
+    # Each f returns its true gradient, so only the accuracy of the student's numerical gradient
+    # is on trial: a forward difference (O(h) error) or a step of 1e-3 or more (the central
+    # difference's O(h**2) error, 1.5e-4 on steep_exp) fails; h = 1e-4, a smaller h and the
+    # half-step central difference (f(x + h/2) - f(x - h/2)) / h all pass.
     for name, x in (("cubic", [1.0, -2.0, 3.0]), ("exp_sum", [2.0, 3.0, 4.5]),
                     ("steep_exp", [0.0, 0.005, 0.01, 0.02])):
         x = np.array(x)
