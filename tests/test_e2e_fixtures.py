@@ -88,7 +88,9 @@ def test_infinite_loop_costs_only_its_problem_within_deadline(tmp_path):
     started = time.monotonic()
     report, _ = grade(FIXTURES / "infinite_loop_sigmoid", tmp_path)
     elapsed = time.monotonic() - started
-    timeouts = [t for t in report["tests"] if "time limit" in t["output"]]
+    # (the check where the limit was first hit may have passed through stand-ins: it only notes it)
+    timeouts = [t for t in report["tests"] if t["status"] != "passed"
+                and ("time limit" in t["output"] or "timed out" in t["output"])]
     assert timeouts and all(t["tags"] == ["sigmoid"] for t in timeouts)
     assert elapsed < 60, f"grading took {elapsed:.1f} s"
 
