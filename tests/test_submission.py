@@ -121,17 +121,28 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
     odd["cells"] = [{"cell_type": "code", "source": 42}]  # off the fast path: nbformat decides
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
     assert submission._v4_cells(json.dumps(odd)) is None
-    assert "is not a valid notebook" in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").problems[0]
+    with pytest.raises(SubmissionError, match="odd.ipynb is not a valid notebook"):
+        read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb")
     (tmp_path / "cut.ipynb").write_text(json.dumps(odd)[:20])
-    assert "is not a valid notebook (NotJSONError" in read_source(str(tmp_path / "cut.ipynb"), "cut.ipynb").problems[0]
+    with pytest.raises(SubmissionError, match=r"cut.ipynb is not a valid notebook \(NotJSONError"):
+        read_source(str(tmp_path / "cut.ipynb"), "cut.ipynb")
 
 
-def test_broken_notebook_is_one_problem_not_a_crash(tmp_path):
+def test_broken_notebook_is_one_problem_beside_files_that_load(tmp_path):
     write(tmp_path / "sub" / "a.ipynb", "{not json")
     write(tmp_path / "sub" / "q1_softmax.py", "def softmax(x):\n    return x\n")
     submission = open_submission(str(tmp_path / "sub"))
     assert any("a.ipynb is not a valid notebook" in p for p in submission.problems)
     assert submission.file_names == ["a.ipynb", "q1_softmax.py"]
+
+
+def test_broken_notebooks_alone_are_unreadable(tmp_path):
+    write(tmp_path / "sub" / "a.ipynb", "{not json")
+    (tmp_path / "sub" / "b.ipynb").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(SubmissionError, match="a.ipynb is not a valid notebook"):
+        open_submission(str(tmp_path / "sub"))
+    with pytest.raises(SubmissionError, match="is not a notebook .it is not UTF-8"):
+        open_submission(str(tmp_path / "sub" / "b.ipynb"))
 
 
 def test_code_one_folder_down_is_the_code_root(tmp_path):
