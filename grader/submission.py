@@ -78,6 +78,7 @@ class Submission:
     package: str
     sha256: str
     temp_dir: str | None = None
+    sandbox_names: dict[str, str] = field(default_factory=dict)   # copy_files -> name in the sandbox
 
     @property
     def file_names(self) -> list[str]:
@@ -115,7 +116,7 @@ class Submission:
         os.makedirs(destination, exist_ok=True)
         os.makedirs(os.path.join(destination, self.code_root_relative), exist_ok=True)
         for relative in self.copy_files:
-            target = os.path.join(destination, shown_path(relative))
+            target = os.path.join(destination, self.sandbox_names.get(relative, relative))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(os.path.join(self.top, relative), target)
 
@@ -218,36 +219,61 @@ def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
     else:
         raise SubmissionError(f"{shown} is not a folder, .py, .ipynb or .zip file; "
                               "pass the folder or file the student handed in")
+    shown_names = sandbox_names(files)
     sources_rel = [f for f in files if f.endswith(SOURCE_SUFFIXES)]
     if not sources_rel:
         raise SubmissionError(f"{shown} holds no .py or .ipynb files; pass the folder that has them")
-    code_root = _common_dir(sources_rel)
+    code_root = _common_dir([shown_names[f] for f in sources_rel])
     sources, unreadable = [], []
     for relative in sorted(sources_rel, key=os.fsencode)[:MAX_SOURCE_FILES]:
-        inside = relative[len(code_root) + 1:] if code_root else relative
+        inside = shown_names[relative][len(code_root) + 1:] if code_root else shown_names[relative]
         try:
-            sources.append(read_source(os.path.join(top, relative), shown_path(inside)))
+            sources.append(read_source(os.path.join(top, relative), inside))
         except SubmissionError as exc:
             # A broken notebook beside files that load costs only itself; a submission
             # made of broken notebooks alone is unreadable (not a score of 0).
             unreadable.append(exc)
-            sources.append(SourceFile(shown_path(inside), "ipynb", [], [str(exc)]))
+            sources.append(SourceFile(inside, "ipynb", [], [str(exc)]))
     if len(unreadable) == len(sources):
         raise unreadable[0]
-    package = identifier(safetext.name(os.path.basename(code_root)) if code_root else name)
+    package = identifier(os.path.basename(code_root) if code_root else name)
     if package in RESERVED_NAMES or package.startswith("_grader"):
         package = "submission"
     return Submission(origin=safetext.text(os.fsencode(origin)), top=top,
-                      code_root_relative=shown_path(code_root) if code_root else ".",
-                      copy_files=files, sources=sources, package=package,
-                      sha256=_digest(top, files), temp_dir=temp_dir)
+                      code_root_relative=code_root or ".", copy_files=files, sources=sources,
+                      package=package, sha256=_digest(top, files), temp_dir=temp_dir,
+                      sandbox_names=shown_names)
 
 
-def shown_path(relative: str) -> str:
-    """A relative path (forward slashes) as valid text: each part through ``safetext.name``.
-    It is the name the file has in the sandbox's copy, in the report and in module names; on
-    the host the file keeps its own bytes (``Submission.copy_files``)."""
-    return "/".join(safetext.name(part) for part in relative.split("/"))
+def sandbox_names(files: list[str]) -> dict[str, str]:
+    """The name each file gets in the sandbox's copy, the report and module names: valid text
+    (each part through ``safetext.name``), at most 255 bytes a part, and distinct (a name that
+    only ``\\xNN`` escaping made equal to another gets ``~N``). On the host the file keeps its
+    own bytes (``Submission.copy_files``)."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for relative in sorted(files, key=os.fsencode):
+        shown = "/".join(_sandbox_part(part) for part in relative.split("/"))
+        if shown in used:
+            stem, ext = os.path.splitext(shown)
+            number = 2
+            while f"{stem}~{number}{ext}" in used:
+                number += 1
+            shown = f"{stem}~{number}{ext}"
+        used.add(shown)
+        names[relative] = shown
+    return names
+
+
+def _sandbox_part(part: str) -> str:
+    shown = safetext.name(part)
+    if "\n" in shown or len(shown.encode("utf-8")) > 255:   # escaping made it too long to keep
+        stem, ext = os.path.splitext(part)
+        ext = safetext.name(ext) if len(ext) <= 10 else ""
+        digest = hashlib.sha256(os.fsencode(part)).hexdigest()[:12]
+        head = safetext.name(stem).split("\n")[0].encode("utf-8")[:120].decode("utf-8", "ignore")
+        shown = f"{head}~{digest}{ext}"
+    return shown
 
 
 def _walk(top: str) -> list[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -207,3 +208,23 @@ def test_sha256_follows_content(tmp_path):
     assert first.sha256 == second.sha256
     write(tmp_path / "b" / "q1_softmax.py", "x = 2\n")
     assert open_submission(str(tmp_path / "b")).sha256 != first.sha256
+
+
+def test_names_that_are_not_utf8_become_distinct_valid_names_in_the_sandbox(tmp_path):
+    sub = os.fsencode(str(tmp_path / "sub"))
+    os.makedirs(os.path.join(sub, b"d\xe9"))
+    files = {b"q1_softmax.py": b"def softmax(x):\n    return x\n", b"caf\xe9.py": b"a = 1\n",
+             b"caf\\xe9.py": b"b = 2\n", b"\xff" * 200 + b".py": b"c = 3\n", b"d\xe9/m.py": b"d = 4\n"}
+    for name, data in files.items():
+        with open(os.path.join(sub, name), "wb") as handle:
+            handle.write(data)
+    found = open_submission(os.fsdecode(sub))
+    names = found.file_names
+    assert len(set(names)) == len(files) and all(len(p.encode()) <= 255 for n in names for p in n.split("/"))
+    assert "caf\\xe9.py" in names and "d\\xe9/m.py" in names
+    found.copy_to(str(tmp_path / "copy"))
+    for record in found.worker_records(1):
+        if record["path"]:
+            assert (tmp_path / "copy" / record["path"]).is_file()
+    copied = {p.read_bytes() for p in (tmp_path / "copy").rglob("*.py")}
+    assert copied == set(files.values())
