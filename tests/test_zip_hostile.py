@@ -215,3 +215,20 @@ def test_python2_detector_is_linear_on_hostile_lines():
         except SyntaxError as exc:
             assert syntax_message(exc, text, "a.py")
         assert time.monotonic() - started < 2, text[:20]
+
+
+def test_a_zip_that_understates_its_entry_count_is_still_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    monkeypatch.setattr(module, "MAX_ZIP_ENTRIES", 20)
+    with zipfile.ZipFile(tmp_path / "liar.zip", "w") as archive:
+        for index in range(30):
+            archive.writestr(f"f{index}.py", b"")
+    data = bytearray((tmp_path / "liar.zip").read_bytes())
+    end = data.rfind(b"PK\x05\x06")
+    data[end + 8:end + 12] = struct.pack("<HH", 1, 1)      # "one entry", says the end record
+    (tmp_path / "liar.zip").write_bytes(bytes(data))
+    assert module._declared_entries(str(tmp_path / "liar.zip")) == 1
+    with pytest.raises(SubmissionError, match="30 entries"):
+        open_submission(str(tmp_path / "liar.zip"))
+    assert os.listdir(tmp_path / "tmp") == []
