@@ -12,6 +12,7 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from grader import safetext
 
@@ -190,7 +191,7 @@ class Gradebook:
         return Run(report=report, meta=meta, **data)
 
 
-def valid(value):
+def valid(value: Any) -> Any:
     """``value`` with every string in it (dict keys too) turned into valid text by the one
     policy (``safetext.text``; a lone surrogate becomes ``\\uDNNN``, NUL U+FFFD), so that
     SQLite and JSON readers take it. Nothing is cut: capping is the report's business."""
