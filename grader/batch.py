@@ -33,7 +33,7 @@ from grader import report as reports
 from grader.assignment import Assignment
 from grader.executors import (STATUS_ERROR, STATUS_GRADED, STATUS_TIMEOUT, DaskExecutor, Job,
                               LocalExecutor, Outcome)
-from grader.gradebook import Gradebook, Run, now
+from grader.gradebook import Gradebook, Run, now, valid
 
 DB_NAME = "gradebook.sqlite"
 
@@ -187,6 +187,8 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
         def done(outcome: Outcome) -> None:
             nonlocal failed
             entry, reason = by_student[outcome.job.student]
+            # Student text in the report or error as valid text before any writer sees it.
+            outcome.report, outcome.error = valid(outcome.report), valid(outcome.error)
             for warning in outcome.warnings:
                 if warning not in warned:
                     warned.add(warning)

@@ -27,6 +27,8 @@ import shutil
 import tempfile
 from dataclasses import dataclass, field
 
+from grader import safetext
+
 SOURCE_SUFFIXES = (".py", ".ipynb", ".zip")
 SKIP_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "submission_metadata.yml"}
 CANVAS_NAME = re.compile(r"^(?P<name>[a-z0-9]+?)(?P<late>_LATE)?_(?P<uid>\d+)_(?P<attachment>\d+)_(?P<file>.+)$")
@@ -35,14 +37,16 @@ RESUBMISSION_SUFFIX = re.compile(r"^(?P<stem>.+?)-\d+(?P<ext>\.[A-Za-z0-9]+)$")
 
 @dataclass
 class Entry:
-    student: str                 # the id used in every output (safe as a file name)
-    path: str                    # what is graded: a folder, a .zip, .py or .ipynb
+    student: str                 # the id used in every output (safe as a file name, valid text)
+    path: str                    # what is graded: a folder, a .zip, .py or .ipynb (may hold
+                                 # undecodable bytes as surrogates: a path, never shown as is)
     layout: str                  # "plain", "gradescope" or "canvas"
-    sha256: str = ""             # content hash of everything the student handed in
+    sha256: str = ""             # hash of where the entry came from and of every byte in it
     name: str = ""               # a display name when the layout gives one
     canvas_id: str = ""          # Canvas user id, when known
     members: list[dict] = field(default_factory=list)   # group members (Gradescope)
     late: bool = False
+    source: str = ""             # the entry's name in the class folder, as valid text
 
     def meta(self) -> dict:
         return {"layout": self.layout, "name": self.name, "canvas_id": self.canvas_id,
@@ -64,27 +68,49 @@ def discover(folder: str, staging: str) -> ClassList:
         result = _gradescope(folder)
     else:
         result = _plain_and_canvas(folder, staging)
-    _make_unique(result.entries)
+    make_unique(result.entries)
     for entry in result.entries:
-        entry.sha256 = content_hash(entry.path)
+        entry.sha256 = source_hash(entry)
     result.entries.sort(key=lambda e: e.student)
     return result
 
 
-def safe_id(text: str) -> str:
-    clean = re.sub(r"[^\w.@+-]", "_", text.strip()).strip("._") or "student"
-    return clean[:120]
+def safe_id(text: str | bytes) -> str:
+    """A student id for a name from the class folder or a metadata file: valid text (undecodable
+    bytes spelled ``\\xNN`` first, so names differing only there stay apart), safe as a file
+    name, at most 120 characters."""
+    clean = re.sub(r"[^\w.@+-]", "_", safetext.name(text).strip()).strip("._") or "student"
+    return clean[:120].rstrip(".") or "student"
 
 
-def _make_unique(entries: list[Entry]) -> None:
-    seen: dict[str, int] = {}
-    for entry in sorted(entries, key=lambda e: e.path):
+def make_unique(entries: list[Entry]) -> None:
+    """One student, one id: an entry whose id is already taken gets the first ``-N`` suffix
+    that is nobody's id, raw or given (compared case-blind, since results folders may live on
+    a case-insensitive disk). Entries are taken in the order of their paths' bytes, so the
+    same class folder always gets the same ids, whatever order the folder was listed in."""
+    taken = {entry.student.casefold() for entry in entries}
+    kept: set[str] = set()
+    for entry in sorted(entries, key=lambda e: (os.fsencode(e.path), e.layout, e.student)):
         base = entry.student
-        if base in seen:
-            seen[base] += 1
-            entry.student = f"{base}-{seen[base]}"
-        else:
-            seen[base] = 1
+        if base.casefold() not in kept:
+            kept.add(base.casefold())
+            continue
+        number = 2
+        while f"{base}-{number}".casefold() in taken:
+            number += 1
+        entry.student = f"{base}-{number}"
+        taken.add(entry.student.casefold())
+        kept.add(entry.student.casefold())
+
+
+def source_hash(entry: Entry) -> str:
+    """What ties a grading run to the entry it graded: the entry's place in the class folder
+    and every byte handed in. Ids may move between entries when the folder changes (a new
+    ``alice.zip`` beside ``alice/``); the hash then changes too, so that student is regraded."""
+    digest = hashlib.sha256()
+    digest.update(f"{entry.layout}\0{entry.source}\0".encode())
+    digest.update(content_hash(entry.path).encode())
+    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------ plain and Canvas
@@ -96,8 +122,9 @@ def _plain_and_canvas(folder: str, staging: str) -> ClassList:
         full = os.path.join(folder, name)
         if name in SKIP_NAMES or name.startswith("."):
             continue
+        shown = safetext.name(name)
         if os.path.islink(full):
-            skipped.append(f"{name}: a symbolic link (not followed)")
+            skipped.append(f"{shown}: a symbolic link (not followed)")
             continue
         match = CANVAS_NAME.match(name) if os.path.isfile(full) else None
         if match:
@@ -105,17 +132,19 @@ def _plain_and_canvas(folder: str, staging: str) -> ClassList:
             canvas.setdefault(key, []).append((full, match["file"], bool(match["late"])))
             continue
         if os.path.isdir(full):
-            entries.append(Entry(student=safe_id(name), path=full, layout="plain"))
+            entries.append(Entry(student=safe_id(name), path=full, layout="plain", source=shown))
         elif name.lower().endswith(SOURCE_SUFFIXES):
-            entries.append(Entry(student=safe_id(os.path.splitext(name)[0]), path=full, layout="plain"))
+            entries.append(Entry(student=safe_id(os.path.splitext(name)[0]), path=full, layout="plain",
+                                 source=shown))
         else:
-            skipped.append(f"{name}: not a folder, .zip, .py or .ipynb")
+            skipped.append(f"{shown}: not a folder, .zip, .py or .ipynb")
     names = [key[0] for key in canvas]
     for (sortable, uid), files in sorted(canvas.items()):
         student = safe_id(sortable if names.count(sortable) == 1 else f"{sortable}_{uid}")
         path = _stage(os.path.join(staging, student), files)
         entries.append(Entry(student=student, path=path, layout="canvas", name=sortable,
-                             canvas_id=uid, late=any(late for _, _, late in files)))
+                             canvas_id=uid, late=any(late for _, _, late in files),
+                             source=f"canvas user {uid}"))
     return ClassList(entries, skipped)
 
 
@@ -156,29 +185,31 @@ def _attachment(full: str) -> int:
     return int(match["attachment"]) if match else 0
 
 
-def safe_filename(name: str) -> str:
-    return re.sub(r"[^\w.+-]", "_", os.path.basename(name)).lstrip(".") or "file"
+def safe_filename(name: str | bytes) -> str:
+    """A file name of a Canvas attachment, kept inside the staging folder and valid text."""
+    return re.sub(r"[^\w.+-]", "_", os.path.basename(safetext.name(name))).lstrip(".") or "file"
 
 
 # ------------------------------------------------------------------ Gradescope
 
 def _gradescope(folder: str) -> ClassList:
-    with open(os.path.join(folder, "submission_metadata.yml"), encoding="utf-8") as handle:
-        metadata = parse_gradescope_metadata(handle.read())
+    with open(os.path.join(folder, "submission_metadata.yml"), "rb") as handle:
+        metadata = parse_gradescope_metadata(safetext.text(handle.read(), 64 * 1024 * 1024))
     entries, skipped = [], []
     for name in sorted(os.listdir(folder)):
         full = os.path.join(folder, name)
         if name in SKIP_NAMES or name.startswith("."):
             continue
+        shown = safetext.name(name)
         if not os.path.isdir(full) or os.path.islink(full):
-            skipped.append(f"{name}: not a submission folder of the Gradescope export")
+            skipped.append(f"{shown}: not a submission folder of the Gradescope export")
             continue
-        members = metadata.get(name, [])
+        members = metadata.get(shown, [])
         first = members[0] if members else {}
         student = first.get("sid") or first.get("email") or first.get("name") or name
         entries.append(Entry(student=safe_id(student), path=full, layout="gradescope",
                              name=", ".join(m.get("name", "") for m in members if m.get("name")),
-                             members=members))
+                             members=members, source=shown))
     return ClassList(entries, skipped)
 
 
@@ -223,19 +254,22 @@ def parse_gradescope_metadata(text: str) -> dict[str, list[dict]]:
 # ------------------------------------------------------------------ content hash
 
 def content_hash(path: str) -> str:
-    """SHA-256 over every file handed in (names and bytes; links are not followed)."""
+    """SHA-256 over every file handed in (names and bytes; links are not followed).
+
+    Names are hashed as the bytes on disk (``os.fsencode``): a name that is not UTF-8 is
+    ordinary input (a Windows zip, a Latin-1 folder) and must neither crash nor collide."""
     digest = hashlib.sha256()
     if os.path.isfile(path):
-        digest.update(os.path.basename(path).encode() + b"\0")
+        digest.update(os.fsencode(os.path.basename(path)) + b"\0")
         digest.update(_file_digest(path))
         return digest.hexdigest()
     for top, dirs, names in os.walk(path):
-        dirs[:] = sorted(d for d in dirs if d != "__pycache__")
-        for name in sorted(names):
+        dirs[:] = sorted((d for d in dirs if d != "__pycache__"), key=os.fsencode)
+        for name in sorted(names, key=os.fsencode):
             full = os.path.join(top, name)
             if os.path.islink(full) or not os.path.isfile(full) or name.endswith(".pyc"):
                 continue
-            digest.update(os.path.relpath(full, path).replace(os.sep, "/").encode() + b"\0")
+            digest.update(os.fsencode(os.path.relpath(full, path).replace(os.sep, "/")) + b"\0")
             digest.update(_file_digest(full))
     return digest.hexdigest()
 
@@ -253,5 +287,5 @@ def tree_hash(paths: list[str]) -> str:
     digest = hashlib.sha256()
     for path in paths:
         if os.path.exists(path):
-            digest.update(os.path.basename(path).encode() + b"\0" + content_hash(path).encode())
+            digest.update(os.fsencode(os.path.basename(path)) + b"\0" + content_hash(path).encode())
     return digest.hexdigest()

@@ -12,6 +12,9 @@ import json
 import sqlite3
 import time
 from dataclasses import dataclass
+from typing import Any
+
+from grader import safetext
 
 SCHEMA_VERSION = 1
 SCHEMA = """
@@ -118,7 +121,13 @@ class Gradebook:
                status: str, report: dict | None, max_score: float, error: str | None,
                reason: str, started_at: str, finished_at: str, seconds: float,
                worker: str | None = None, meta: dict | None = None) -> int:
-        """Add one grading run, atomically, and return its id."""
+        """Add one grading run, atomically, and return its id.
+
+        Every string is made valid text first (``valid``): the report and the error carry
+        student text (exception messages, printed output, file names) and SQLite, like JSON
+        readers, refuses a lone surrogate. One student's odd bytes must never stop the batch."""
+        student, source_path, error, reason = (valid(v) for v in (student, source_path, error, reason))
+        report, meta = valid(report), valid(meta or {})
         score = float(report["score"]) if report else 0.0
         if report:
             max_score = float(report["max_score"])
@@ -133,7 +142,7 @@ class Gradebook:
                  assignment_version, checks_sha256, grader_version,
                  report["grader"].get("sandbox") if report else None, status, score, max_score,
                  error, reason, started_at, finished_at, round(seconds, 3), worker,
-                 json.dumps(report, sort_keys=True) if report else None, json.dumps(meta or {})))
+                 json.dumps(report, sort_keys=True) if report else None, json.dumps(meta)))
             run_id = cursor.lastrowid
             if report:
                 self.db.executemany(
@@ -180,6 +189,19 @@ class Gradebook:
         report = json.loads(report_json) if report_json and report else None
         meta = json.loads(meta_json or "{}")
         return Run(report=report, meta=meta, **data)
+
+
+def valid(value: Any) -> Any:
+    """``value`` with every string in it (dict keys too) turned into valid text by the one
+    policy (``safetext.text``; a lone surrogate becomes ``\\uDNNN``, NUL U+FFFD), so that
+    SQLite and JSON readers take it. Nothing is cut: capping is the report's business."""
+    if isinstance(value, str):
+        return safetext.text(value, 6 * len(value) + 1)
+    if isinstance(value, dict):
+        return {valid(k) if isinstance(k, str) else k: valid(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [valid(v) for v in value]
+    return value
 
 
 class _Transaction:

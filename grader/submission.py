@@ -14,13 +14,18 @@ import ast
 import hashlib
 import json
 import keyword
+import lzma
 import os
 import re
 import shutil
+import struct
 import sys
 import tempfile
 import zipfile
+import zlib
 from dataclasses import dataclass, field
+
+from grader import safetext
 
 SOURCE_SUFFIXES = (".py", ".ipynb")
 JUNK_DIRS = {"__pycache__", "__MACOSX", ".ipynb_checkpoints", ".git", ".hg", ".svn", ".venv",
@@ -29,6 +34,7 @@ MAX_FILES = 2000
 MAX_SOURCE_FILES = 100
 MAX_SOURCE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
+MAX_ZIP_ENTRIES = 5 * MAX_FILES    # folders and skipped junk included
 RESERVED_NAMES = set(sys.stdlib_module_names) | {
     "numpy", "scipy", "matplotlib", "IPython", "nbformat", "import_ipynb", "pytest", "grader",
     "pandas", "sklearn", "torch", "_grader_wire", "_grader_factories"}
@@ -72,6 +78,7 @@ class Submission:
     package: str
     sha256: str
     temp_dir: str | None = None
+    sandbox_names: dict[str, str] = field(default_factory=dict)   # copy_files -> name in the sandbox
 
     @property
     def file_names(self) -> list[str]:
@@ -79,7 +86,8 @@ class Submission:
 
     @property
     def problems(self) -> list[str]:
-        return [p for s in self.sources for p in s.problems]
+        """Load-time messages for the student, as valid capped text (they quote student code)."""
+        return [safetext.text(p, 2000) for s in self.sources for p in s.problems]
 
     def defined_names(self) -> set[str]:
         """Names defined at the top level of any file (def, class, assignment): what the
@@ -108,7 +116,7 @@ class Submission:
         os.makedirs(destination, exist_ok=True)
         os.makedirs(os.path.join(destination, self.code_root_relative), exist_ok=True)
         for relative in self.copy_files:
-            target = os.path.join(destination, relative)
+            target = os.path.join(destination, self.sandbox_names.get(relative, relative))
             os.makedirs(os.path.dirname(target), exist_ok=True)
             shutil.copyfile(os.path.join(self.top, relative), target)
 
@@ -176,88 +184,219 @@ def _aliases(dotted: str) -> list[str]:
 # ------------------------------------------------------------------ finding the files
 
 def open_submission(path: str) -> Submission:
-    """Read a submission from a folder, a .py or .ipynb file, or a .zip."""
+    """Read a submission from a folder, a .py or .ipynb file, or a .zip.
+
+    Raises SubmissionError (exit 2, status ``unreadable``) for what cannot be read at all: a
+    zip that is broken, encrypted, too big or too many files; a notebook that is not a
+    notebook when nothing else was handed in. A zip's temporary folder is removed on every
+    path out of here but success (then ``Submission.close`` removes it)."""
     if not os.path.exists(path):
-        raise SubmissionError(f"no such file or folder: {path}")
+        raise SubmissionError(f"no such file or folder: {safetext.text(os.fsencode(path))}")
     origin = os.path.abspath(path)
     temp_dir = None
-    name = os.path.basename(origin.rstrip(os.sep))
-    if os.path.isdir(origin):
-        top, files = origin, _walk(origin)
-    elif origin.endswith(".zip"):
-        temp_dir = tempfile.mkdtemp(prefix="grader-zip-")
-        try:
+    try:
+        if origin.endswith(".zip") and not os.path.isdir(origin):
+            temp_dir = tempfile.mkdtemp(prefix="grader-zip-")
             _unzip(origin, temp_dir)
-        except SubmissionError:
+        return _open(path, origin, temp_dir)
+    except BaseException:
+        if temp_dir:
             shutil.rmtree(temp_dir, ignore_errors=True)
-            raise
+        raise
+
+
+def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
+    shown = safetext.text(os.fsencode(path))
+    name = safetext.name(os.path.basename(origin.rstrip(os.sep)))
+    if temp_dir:
         top, files = temp_dir, _walk(temp_dir)
         name = name[: -len(".zip")]
+    elif os.path.isdir(origin):
+        top, files = origin, _walk(origin)
     elif origin.endswith(SOURCE_SUFFIXES):
         top, files = os.path.dirname(origin), [os.path.basename(origin)]
         name = os.path.splitext(name)[0]
     else:
-        raise SubmissionError(f"{path} is not a folder, .py, .ipynb or .zip file; "
+        raise SubmissionError(f"{shown} is not a folder, .py, .ipynb or .zip file; "
                               "pass the folder or file the student handed in")
+    shown_names = sandbox_names(files)
     sources_rel = [f for f in files if f.endswith(SOURCE_SUFFIXES)]
     if not sources_rel:
-        if temp_dir:
-            shutil.rmtree(temp_dir, ignore_errors=True)
-        raise SubmissionError(f"{path} holds no .py or .ipynb files; pass the folder that has them")
-    code_root = _common_dir(sources_rel)
-    sources = []
-    for relative in sorted(sources_rel)[:MAX_SOURCE_FILES]:
-        inside = relative[len(code_root) + 1:] if code_root else relative
-        sources.append(read_source(os.path.join(top, relative), inside))
+        raise SubmissionError(f"{shown} holds no .py or .ipynb files; pass the folder that has them")
+    code_root = _common_dir([shown_names[f] for f in sources_rel])
+    sources, unreadable = [], []
+    for relative in sorted(sources_rel, key=os.fsencode)[:MAX_SOURCE_FILES]:
+        inside = shown_names[relative][len(code_root) + 1:] if code_root else shown_names[relative]
+        try:
+            sources.append(read_source(os.path.join(top, relative), inside))
+        except SubmissionError as exc:
+            # A broken notebook beside files that load costs only itself; a submission
+            # made of broken notebooks alone is unreadable (not a score of 0).
+            unreadable.append(exc)
+            sources.append(SourceFile(inside, "ipynb", [], [str(exc)]))
+    if len(unreadable) == len(sources):
+        raise unreadable[0]
     package = identifier(os.path.basename(code_root) if code_root else name)
     if package in RESERVED_NAMES or package.startswith("_grader"):
         package = "submission"
-    return Submission(origin=origin, top=top, code_root_relative=code_root or ".",
-                      copy_files=files, sources=sources, package=package,
-                      sha256=_digest(top, files), temp_dir=temp_dir)
+    return Submission(origin=safetext.text(os.fsencode(origin)), top=top,
+                      code_root_relative=code_root or ".", copy_files=files, sources=sources,
+                      package=package, sha256=_digest(top, files), temp_dir=temp_dir,
+                      sandbox_names=shown_names)
+
+
+def sandbox_names(files: list[str]) -> dict[str, str]:
+    """The name each file gets in the sandbox's copy, the report and module names: valid text
+    (each part through ``safetext.name``), at most 255 bytes a part, and distinct (a name that
+    only ``\\xNN`` escaping made equal to another gets ``~N``). On the host the file keeps its
+    own bytes (``Submission.copy_files``)."""
+    names: dict[str, str] = {}
+    used: set[str] = set()
+    for relative in sorted(files, key=os.fsencode):
+        shown = "/".join(_sandbox_part(part) for part in relative.split("/"))
+        if shown in used:
+            stem, ext = os.path.splitext(shown)
+            number = 2
+            while f"{stem}~{number}{ext}" in used:
+                number += 1
+            shown = f"{stem}~{number}{ext}"
+        used.add(shown)
+        names[relative] = shown
+    return names
+
+
+def _sandbox_part(part: str) -> str:
+    shown = safetext.name(part)
+    if "\n" in shown or len(shown.encode("utf-8")) > 255:   # escaping made it too long to keep
+        stem, ext = os.path.splitext(part)
+        ext = safetext.name(ext) if len(ext) <= 10 else ""
+        digest = hashlib.sha256(os.fsencode(part)).hexdigest()[:12]
+        head = safetext.name(stem).split("\n")[0].encode("utf-8")[:120].decode("utf-8", "ignore")
+        shown = f"{head}~{digest}{ext}"
+    return shown
 
 
 def _walk(top: str) -> list[str]:
     files, total = [], 0
     for folder, dirs, names in os.walk(top):
-        dirs[:] = sorted(d for d in dirs if d not in JUNK_DIRS and not d.startswith("."))
-        for name in sorted(names):
+        dirs[:] = sorted((d for d in dirs if d not in JUNK_DIRS and not d.startswith(".")), key=os.fsencode)
+        for name in sorted(names, key=os.fsencode):
             full = os.path.join(folder, name)
             if name.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
                 continue
             total += os.path.getsize(full)
             if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
-                raise SubmissionError(f"{top} is larger than {MAX_TOTAL_BYTES // 2**20} MiB or "
+                raise SubmissionError(f"the submission is larger than {MAX_TOTAL_BYTES // 2**20} MiB or "
                                       f"{MAX_FILES} files; remove data sets and virtual environments")
             files.append(os.path.relpath(full, top).replace(os.sep, "/"))
     return files
 
 
+ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
+ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, lzma.LZMAError,
+              NotImplementedError, RuntimeError, ValueError, struct.error, KeyError, IndexError)
+
+
 def _unzip(archive: str, destination: str) -> None:
-    """Extract safely: no paths outside the folder, no links, no zip bombs."""
+    """Extract safely. Everything is decided from the zip's directory before one byte is
+    written: entry count, total size (zip bombs), names (absolute, ``..``, links, junk are
+    skipped; a name that is both a file and a folder is refused), encryption and compression
+    methods. Every failure of the zip library is one SubmissionError."""
+    label = safetext.name(os.path.basename(archive))
     try:
+        declared = _declared_entries(archive)
+        if declared is not None and declared > MAX_ZIP_ENTRIES:
+            raise SubmissionError(f"{label} holds {declared} entries (at most {MAX_ZIP_ENTRIES}); "
+                                  "zip only the code")
         with zipfile.ZipFile(archive) as handle:
-            total = 0
-            for info in handle.infolist():
-                name = info.filename.replace("\\", "/")
-                parts = [p for p in name.split("/") if p]
-                if name.startswith("/") or ".." in parts or (parts and parts[0] in JUNK_DIRS):
-                    continue
-                if info.is_dir() or not parts:
-                    continue
-                if (info.external_attr >> 16) & 0o170000 == 0o120000:
-                    continue  # a symbolic link
-                total += info.file_size
-                if total > MAX_TOTAL_BYTES:
-                    raise SubmissionError(f"{archive} unpacks to more than "
-                                          f"{MAX_TOTAL_BYTES // 2**20} MiB; zip only the code")
+            entries = handle.infolist()
+            if len(entries) > MAX_ZIP_ENTRIES:
+                raise SubmissionError(f"{label} holds {len(entries)} entries (at most {MAX_ZIP_ENTRIES}); "
+                                      "zip only the code")
+            plan = _zip_plan(entries, label)
+            for info, parts in plan:
                 target = os.path.join(destination, *parts)
                 os.makedirs(os.path.dirname(target), exist_ok=True)
-                with handle.open(info) as source, open(target, "wb") as out:
-                    shutil.copyfileobj(source, out)
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError) as exc:
-        raise SubmissionError(f"{archive} is not a readable zip file ({exc}); "
+                with handle.open(info) as source, open(target, "xb") as out:
+                    _copy_capped(source, out, info.file_size, label)
+    except SubmissionError:
+        raise
+    except ZIP_ERRORS as exc:
+        reason = safetext.text(f"{type(exc).__name__}: {exc}", 200).splitlines()[0]
+        raise SubmissionError(f"{label} is not a readable zip file ({reason}); "
                               "zip the folder again and resubmit") from None
+
+
+def _declared_entries(archive: str) -> int | None:
+    """The entry count the zip's end record declares (zip64 too), read from its last 64 KiB:
+    a zip of 300,000 entries is refused before the zip library builds 300,000 objects. None
+    when the record is not found (the zip library then decides, and the count is checked
+    again on what it read)."""
+    with open(archive, "rb") as handle:
+        size = handle.seek(0, os.SEEK_END)
+        handle.seek(max(0, size - 65_557))
+        tail = handle.read()
+    end = tail.rfind(b"PK\x05\x06")
+    if end < 0 or len(tail) - end < 22:
+        return None
+    total = struct.unpack("<H", tail[end + 10:end + 12])[0]
+    if total != 0xFFFF:
+        return total
+    end64 = tail.rfind(b"PK\x06\x06", 0, end)
+    if end64 < 0 or end - end64 < 56:
+        return None
+    return struct.unpack("<Q", tail[end64 + 32:end64 + 40])[0]
+
+
+def _zip_plan(entries: list[zipfile.ZipInfo], label: str) -> list[tuple[zipfile.ZipInfo, list[str]]]:
+    """The entries to extract, with their path parts, or SubmissionError; no I/O."""
+    plan, files, folders, total = [], set(), set(), 0
+    for info in entries:
+        name = info.filename.replace("\\", "/")
+        parts = [p for p in name.split("/") if p not in ("", ".")]
+        if (name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts
+                or (parts and parts[0] in JUNK_DIRS) or info.is_dir() or not parts):
+            continue
+        if (info.external_attr >> 16) & 0o170000 == 0o120000:
+            continue  # a symbolic link
+        if any("\0" in p or len(os.fsencode(p)) > 255 for p in parts):
+            raise SubmissionError(f"{label} has an entry whose name no file system takes; "
+                                  "zip the folder again and resubmit")
+        if info.flag_bits & 0x1:
+            raise SubmissionError(f"{label} is encrypted; zip the folder again without a password")
+        if info.compress_type not in ZIP_METHODS:
+            raise SubmissionError(f"{label} uses a compression method the grader cannot read "
+                                  f"(method {info.compress_type}); zip it again with plain Deflate")
+        key = "/".join(parts)
+        prefixes = {"/".join(parts[:i]) for i in range(1, len(parts))}
+        if key in files:
+            continue  # a duplicate name: the first one stands
+        if key in folders or prefixes & files:
+            raise SubmissionError(f"{label} holds {safetext.name(key)!r} both as a file and as a folder; "
+                                  "zip the folder again and resubmit")
+        files.add(key)
+        folders |= prefixes
+        total += info.file_size
+        if total > MAX_TOTAL_BYTES:
+            raise SubmissionError(f"{label} unpacks to more than {MAX_TOTAL_BYTES // 2**20} MiB; "
+                                  "zip only the code")
+        if len(plan) >= MAX_FILES:
+            raise SubmissionError(f"{label} holds more than {MAX_FILES} files; zip only the code")
+        plan.append((info, parts))
+    return plan
+
+
+def _copy_capped(source, out, size: int, label: str) -> None:
+    """Copy one entry, refusing one that inflates past the size its header declared."""
+    written = 0
+    while True:
+        block = source.read(1 << 20)
+        if not block:
+            return
+        written += len(block)
+        if written > size:
+            raise SubmissionError(f"{label} has an entry larger than it declares; zip it again")
+        out.write(block)
 
 
 def _common_dir(files: list[str]) -> str:
@@ -270,9 +409,10 @@ def _common_dir(files: list[str]) -> str:
 
 
 def _digest(top: str, files: list[str]) -> str:
+    """SHA-256 over the names (their bytes on disk) and contents of the files handed in."""
     digest = hashlib.sha256()
-    for relative in sorted(files):
-        digest.update(relative.encode() + b"\0")
+    for relative in sorted(files, key=os.fsencode):
+        digest.update(os.fsencode(relative) + b"\0")
         with open(os.path.join(top, relative), "rb") as handle:
             digest.update(hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()
@@ -331,22 +471,18 @@ def _statement_units(tree: ast.Module, text: str, relative: str) -> list[Unit]:
 
 
 def _read_notebook(raw: bytes, relative: str) -> SourceFile:
+    """A notebook's code cells as units. A file that is not a notebook at all (not UTF-8, not
+    JSON, not nbformat) raises SubmissionError: it is unreadable, like a broken zip, and must
+    not be graded as 47 missing functions. A cell that does not compile costs only itself."""
     source = SourceFile(relative, "ipynb", [])
     try:
-        cells = _v4_cells(raw.decode("utf-8-sig"))
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        cells = None
+        raise SubmissionError(f"{relative} is not a notebook (it is not UTF-8 text); open and save it "
+                              "in Jupyter, or hand in the .py file") from None
+    cells = _v4_cells(text)
     if cells is None:
-        import nbformat
-
-        try:
-            notebook = nbformat.reads(raw.decode("utf-8-sig"), as_version=4)
-        except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad JSON
-            source.problems.append(f"{relative} is not a valid notebook ({type(exc).__name__}: "
-                                   f"{str(exc).splitlines()[0][:200] if str(exc) else ''}); "
-                                   "open and save it in Jupyter")
-            return source
-        cells = [(str(cell.get("cell_type")), str(cell.get("source", ""))) for cell in notebook.cells]
+        cells = _nbformat_cells(text, relative)
     transform = None
     for index, (cell_type, code) in enumerate(cells, start=1):
         if cell_type != "code" or not code.strip():
@@ -373,6 +509,20 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
             continue
         source.units.append(Unit(id=f"{relative}#{index}", filename=label, line=1, code=code))
     return source
+
+
+def _nbformat_cells(text: str, relative: str) -> list[tuple[str, str]]:
+    """(cell type, source) of each cell of an older or odd notebook, read by nbformat (which
+    converts older formats), or SubmissionError when nbformat cannot read it either."""
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(text, as_version=4)
+        return [(str(cell.get("cell_type")), str(cell.get("source", ""))) for cell in notebook.cells]
+    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad input
+        detail = safetext.text(f"{type(exc).__name__}: {exc}", 200).splitlines()[0]
+        raise SubmissionError(f"{relative} is not a valid notebook ({detail}); open and save it in "
+                              "Jupyter, or hand in the .py file") from None
 
 
 def _v4_cells(text: str) -> list[tuple[str, str]] | None:
@@ -412,7 +562,10 @@ def _magic_transformer():
 PY2_PATTERNS = [
     (re.compile(r"^\s*print(\s*>>|\s*[\"']|\s+[\w`])"), "a print statement"),
     (re.compile(r"^\s*exec\s+[\"'\w]"), "an exec statement"),
-    (re.compile(r"^\s*except\s+[\w.()\s,]+?,\s*\w+\s*:"), "'except X, e:'"),
+    # Linear: after each comma only spaces and one word are tried, and those stop at the next
+    # comma (``except`` + a million spaces once backtracked for minutes). Lines are also cut
+    # at PY2_SCAN characters before any pattern sees them.
+    (re.compile(r"^[ \t]*except[ \t(][^:\n]*,[ \t]*\w+[ \t]*:"), "'except X, e:'"),
     (re.compile(r"^\s*raise\s+\w+\s*,"), "'raise E, message'"),
     (re.compile(r"(?<![\w.])0[0-7]+\b(?![.eEjJ])"), "an old-style octal literal"),
     (re.compile(r"`[^`\n]+`"), "backticks"),
@@ -420,10 +573,13 @@ PY2_PATTERNS = [
 ]
 
 
+PY2_SCAN = 400   # characters of each line the Python 2 detector looks at
+
+
 def syntax_message(exc: BaseException, text: str, label: str) -> str:
     """One line for a file that does not parse; Python 2 code gets told so by name."""
     line_no = getattr(exc, "lineno", None) or 0
-    lines = text.splitlines()
+    lines = [line[:PY2_SCAN] for line in text.splitlines()]
     candidates = [line_no] + [n for n in range(1, len(lines) + 1) if n != line_no]
     for number in candidates:
         if not 1 <= number <= len(lines):

@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import copy
+import json
+import os
 import sqlite3
+import tempfile
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from grader.gradebook import Gradebook, explain
 
@@ -82,3 +87,31 @@ def test_unreadable_runs_are_recorded_without_a_report(tmp_path):
         _record(book, None, "a" * 64)
         run = book.history("alice")[0]
     assert (run.status, run.score, run.max_score, run.report, run.error) == ("unreadable", 0, 7, None, "not a zip")
+
+
+# Any str Python can hold, lone surrogates and NUL included (st.text never makes surrogates).
+ANY_TEXT = st.lists(st.one_of(st.characters(), st.integers(0xD800, 0xDFFF).map(chr), st.just("\x00")),
+                    max_size=40).map("".join)
+
+
+@settings(max_examples=50, deadline=None)
+@given(ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT, ANY_TEXT)
+def test_record_takes_any_string_and_stores_valid_text(student, path, output, problem, error):
+    report = _report(1, output)
+    report["problems"][problem] = {"score": 0, "max_score": 0, "status": error}
+    report["tests"][0]["name"] = problem
+    report["submission"]["files"] = [path, output]
+    with tempfile.TemporaryDirectory() as tmp, Gradebook(os.path.join(tmp, "g.sqlite")) as book:
+        _record(book, report, "a" * 64, student=student, source_path=path, error=error,
+                meta={"name": student, path: [output]})
+        _record(book, None, "b" * 64, student=student, error=error)
+        runs = book.history(book.students()[0])
+        assert len(runs) == 2
+        runs[0].report["tests"][0]["output"].encode("utf-8")
+        for row in book.db.execute("SELECT * FROM runs"):
+            for value in row:
+                if isinstance(value, str):
+                    value.encode("utf-8")
+                    json.dumps(value, ensure_ascii=False).encode("utf-8")
+        stored = book.report(runs[0].id)
+        json.dumps(stored, ensure_ascii=False).encode("utf-8")   # no lone surrogate left anywhere

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import zipfile
 from pathlib import Path
 
@@ -121,17 +122,28 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
     odd["cells"] = [{"cell_type": "code", "source": 42}]  # off the fast path: nbformat decides
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
     assert submission._v4_cells(json.dumps(odd)) is None
-    assert "is not a valid notebook" in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").problems[0]
+    with pytest.raises(SubmissionError, match="odd.ipynb is not a valid notebook"):
+        read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb")
     (tmp_path / "cut.ipynb").write_text(json.dumps(odd)[:20])
-    assert "is not a valid notebook (NotJSONError" in read_source(str(tmp_path / "cut.ipynb"), "cut.ipynb").problems[0]
+    with pytest.raises(SubmissionError, match=r"cut.ipynb is not a valid notebook \(NotJSONError"):
+        read_source(str(tmp_path / "cut.ipynb"), "cut.ipynb")
 
 
-def test_broken_notebook_is_one_problem_not_a_crash(tmp_path):
+def test_broken_notebook_is_one_problem_beside_files_that_load(tmp_path):
     write(tmp_path / "sub" / "a.ipynb", "{not json")
     write(tmp_path / "sub" / "q1_softmax.py", "def softmax(x):\n    return x\n")
     submission = open_submission(str(tmp_path / "sub"))
     assert any("a.ipynb is not a valid notebook" in p for p in submission.problems)
     assert submission.file_names == ["a.ipynb", "q1_softmax.py"]
+
+
+def test_broken_notebooks_alone_are_unreadable(tmp_path):
+    write(tmp_path / "sub" / "a.ipynb", "{not json")
+    (tmp_path / "sub" / "b.ipynb").write_bytes(b"\xff\xfe not text")
+    with pytest.raises(SubmissionError, match="a.ipynb is not a valid notebook"):
+        open_submission(str(tmp_path / "sub"))
+    with pytest.raises(SubmissionError, match="is not a notebook .it is not UTF-8"):
+        open_submission(str(tmp_path / "sub" / "b.ipynb"))
 
 
 def test_code_one_folder_down_is_the_code_root(tmp_path):
@@ -196,3 +208,23 @@ def test_sha256_follows_content(tmp_path):
     assert first.sha256 == second.sha256
     write(tmp_path / "b" / "q1_softmax.py", "x = 2\n")
     assert open_submission(str(tmp_path / "b")).sha256 != first.sha256
+
+
+def test_names_that_are_not_utf8_become_distinct_valid_names_in_the_sandbox(tmp_path):
+    sub = os.fsencode(str(tmp_path / "sub"))
+    os.makedirs(os.path.join(sub, b"d\xe9"))
+    files = {b"q1_softmax.py": b"def softmax(x):\n    return x\n", b"caf\xe9.py": b"a = 1\n",
+             b"caf\\xe9.py": b"b = 2\n", b"\xff" * 200 + b".py": b"c = 3\n", b"d\xe9/m.py": b"d = 4\n"}
+    for name, data in files.items():
+        with open(os.path.join(sub, name), "wb") as handle:
+            handle.write(data)
+    found = open_submission(os.fsdecode(sub))
+    names = found.file_names
+    assert len(set(names)) == len(files) and all(len(p.encode()) <= 255 for n in names for p in n.split("/"))
+    assert "caf\\xe9.py" in names and "d\\xe9/m.py" in names
+    found.copy_to(str(tmp_path / "copy"))
+    for record in found.worker_records(1):
+        if record["path"]:
+            assert (tmp_path / "copy" / record["path"]).is_file()
+    copied = {p.read_bytes() for p in (tmp_path / "copy").rglob("*.py")}
+    assert copied == set(files.values())
