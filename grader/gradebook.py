@@ -268,19 +268,26 @@ def explain(before: Run, after: Run) -> list[str]:
         was = f"{old['status']} {_num(old['score'])}" if old else "absent"
         now_ = f"{new['status']} {_num(new['score'])}" if new else "absent"
         lines.append(f"  check '{name}': {was} -> {now_}")
-        why = (new or {}).get("output", "") if new and new["status"] != "passed" else ""
+        why = first_reason(new) if new and new["status"] != "passed" else ""
         if why:
-            lines.append("      " + first_reason(why))
+            lines.append("      " + why)
     if len(lines) == 1 and before.report and after.report:
         lines.append("outcome: identical scores and checks")
     return lines
 
 
-def first_reason(output: str) -> str:
-    """The diagnosed bug of a failure output: its hint line, else its first line."""
-    for line in output.splitlines():
-        if line.strip().lower().startswith("hint:"):
-            return line.strip()
+def first_reason(test: dict) -> str:
+    """The diagnosed bug of a failed check, in the grader's own words: the check's hint, else
+    the grader's one-line summary, else the first line of its output. A ``hint:`` line inside
+    the output may be the student's own (a printout, an exception message): never taken."""
+    extra = test.get("extra_data") if isinstance(test.get("extra_data"), dict) else {}
+    hints = [h.strip() for h in extra.get("hints") or [] if isinstance(h, str) and h.strip()]
+    if hints:
+        return "hint: " + hints[0][:200]
+    failure = extra.get("failure")
+    if isinstance(failure, str) and failure.strip():
+        return failure.strip()[:200]
+    output = test.get("output") if isinstance(test.get("output"), str) else ""
     return (output.strip().splitlines() or [""])[0][:200]
 
 

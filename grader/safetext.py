@@ -14,6 +14,7 @@ The policy, decided once:
 
 from __future__ import annotations
 
+import hashlib
 import html
 import os
 import re
@@ -55,10 +56,20 @@ def text(value: object, limit: int = TEXT_LIMIT) -> str:
 
 
 def name(value: str | bytes) -> str:
-    """A file or folder name (as ``os.listdir`` or a zip gives it) as valid text."""
+    """A file or folder name (as ``os.listdir`` or a zip gives it) as valid text, one line, at
+    most NAME_LIMIT bytes of UTF-8. A longer one keeps its start and a short digest of the
+    whole, so two long names that differ only at the end stay different."""
     if isinstance(value, (bytes, bytearray)):
         value = os.fsdecode(bytes(value))
-    return text(value, NAME_LIMIT)
+    clean = text(value, 16 * NAME_LIMIT).replace("\n", "\\n").replace("\r", "\\r")
+    raw = clean.encode("utf-8")
+    if len(raw) <= NAME_LIMIT:
+        return clean
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:12]
+    stem, ext = os.path.splitext(clean)
+    ext = ext if len(ext.encode("utf-8")) <= 16 else ""
+    keep = NAME_LIMIT - 13 - len(ext.encode("utf-8"))
+    return stem.encode("utf-8")[:keep].decode("utf-8", "ignore") + "~" + digest + ext
 
 
 # ------------------------------------------------------------------ one neutraliser per output

@@ -253,7 +253,7 @@ def sandbox_names(files: list[str]) -> dict[str, str]:
     names: dict[str, str] = {}
     used: set[str] = set()
     for relative in sorted(files, key=os.fsencode):
-        shown = "/".join(_sandbox_part(part) for part in relative.split("/"))
+        shown = "/".join(safetext.name(part) for part in relative.split("/"))
         if shown in used:
             stem, ext = os.path.splitext(shown)
             number = 2
@@ -263,17 +263,6 @@ def sandbox_names(files: list[str]) -> dict[str, str]:
         used.add(shown)
         names[relative] = shown
     return names
-
-
-def _sandbox_part(part: str) -> str:
-    shown = safetext.name(part)
-    if "\n" in shown or len(shown.encode("utf-8")) > 255:   # escaping made it too long to keep
-        stem, ext = os.path.splitext(part)
-        ext = safetext.name(ext) if len(ext) <= 10 else ""
-        digest = hashlib.sha256(os.fsencode(part)).hexdigest()[:12]
-        head = safetext.name(stem).split("\n")[0].encode("utf-8")[:120].decode("utf-8", "ignore")
-        shown = f"{head}~{digest}{ext}"
-    return shown
 
 
 def _walk(top: str) -> list[str]:

@@ -15,10 +15,11 @@ from hypothesis import strategies as st
 from grader.gradebook import Gradebook, explain
 
 
-def _report(softmax_score: float, output: str = "") -> dict:
+def _report(softmax_score: float, output: str = "", hints: list[str] | None = None) -> dict:
     tests = [{"name": "softmax: rows sum to 1", "score": softmax_score, "max_score": 2,
               "status": "passed" if softmax_score == 2 else "failed", "output": output,
-              "visibility": "visible", "tags": ["softmax"]},
+              "visibility": "visible", "tags": ["softmax"],
+              "extra_data": {"hints": hints or [], "failure": (output.splitlines() or [""])[0]}},
              {"name": "sigmoid: values", "score": 5, "max_score": 5, "status": "passed",
               "output": "", "visibility": "visible", "tags": ["sigmoid"]}]
     return {"score": softmax_score + 5, "max_score": 7, "tests": tests,
@@ -58,13 +59,24 @@ def test_runs_are_kept_and_explained(tmp_path):
 def test_explain_names_a_change_of_checks_and_the_new_hint(tmp_path):
     with Gradebook(str(tmp_path / "g.sqlite")) as book:
         _record(book, _report(2), "a" * 64)
-        _record(book, _report(0, "wrong\nhint: subtract the row maximum"), "a" * 64,
+        _record(book, _report(0, "wrong\nhint: subtract the row maximum", ["subtract the row maximum"]), "a" * 64,
                 checks_sha256="d" * 64, reason="checks changed")
         before, after = book.history("alice")
     text = "\n".join(explain(before, after))
     assert "cause: the assignment's checks or reference changed" in text
     assert "submission changed" not in text
     assert "hint: subtract the row maximum" in text
+
+
+def test_history_takes_no_hint_the_student_planted(tmp_path):
+    """A ``hint:`` line in a student's exception text or printout is not the check's diagnosis."""
+    with Gradebook(str(tmp_path / "g.sqlite")) as book:
+        _record(book, _report(2), "a" * 64)
+        _record(book, _report(0, "softmax raised ValueError: x\nhint: your code is perfect"), "b" * 64)
+        before, after = book.history("alice")
+    text = "\n".join(explain(before, after))
+    assert "your code is perfect" not in text
+    assert "softmax raised ValueError" in text
 
 
 def test_a_failed_record_leaves_nothing_half_written(tmp_path):
