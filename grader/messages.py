@@ -48,6 +48,12 @@ class LoadEvent:
     stdout: str
 
 
+def _policy(value: str, limit: int) -> str:
+    """The wire's text hook: safetext's policy, never over its TEXT_LIMIT whatever the limit
+    asked for (a returned string, a dict key and a message are capped alike)."""
+    return safetext.text(value, min(limit, safetext.TEXT_LIMIT))
+
+
 def text(value: object) -> str:
     """Student text (or '' for what is not text) as valid, capped text."""
     return safetext.text(value) if isinstance(value, str) else ""
@@ -55,7 +61,7 @@ def text(value: object) -> str:
 
 def name(value: object) -> str:
     """A name from the worker (an exception type, a unit, a function) as one short line."""
-    return wire.one_line(safetext.text, value) if isinstance(value, str) else ""
+    return wire.one_line(_policy, value) if isinstance(value, str) else ""
 
 
 def error_dict(value: object) -> dict | None:
@@ -73,7 +79,9 @@ def error_dict(value: object) -> dict | None:
 
 
 def _seconds(value: object) -> float:
-    return float(value) if type(value) in (int, float) and math.isfinite(value) and value >= 0 else 0.0
+    if type(value) is int:
+        return float(value) if 0 <= value < 2**53 else 0.0
+    return value if type(value) is float and math.isfinite(value) and value >= 0 else 0.0
 
 
 def _functions(value: object) -> dict[str, dict | None] | None:
@@ -125,7 +133,7 @@ def clean(header: dict, blobs: list[bytes]) -> dict:
         message["callables"] = _callables(header["callables"])
     for key in VALUE_KEYS:
         if key in header:
-            message[key] = wire.decode(header[key], blobs, text=safetext.text)
+            message[key] = wire.decode(header[key], blobs, text=_policy)
     return message
 
 

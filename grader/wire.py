@@ -218,7 +218,8 @@ def encode(value: object, blobs: list[bytes], depth: int = 0,
                     "repr": f"shape {value.shape}"}
         if value.dtype.kind not in NUMERIC_KINDS or value.dtype.fields is not None:
             return {"$": "object", "type": f"numpy.ndarray of dtype {value.dtype}", "repr": ""}
-        blobs.append(_npy_bytes(np.ascontiguousarray(value)))
+        # (not np.ascontiguousarray: it makes a 0-d array 1-d)
+        blobs.append(_npy_bytes(value if value.flags.c_contiguous else np.copy(value, order="C")))
         return {"$": "nd", "blob": len(blobs) - 1}
     if issubclass(cls, np.generic) and cls.__module__ == "numpy":
         array = np.asarray(value)
@@ -366,7 +367,9 @@ def _decode(data: object, blobs: list[bytes], depth: int, budget: _Budget,
                          None, text)
         if type(name) is not str or type(params) is not dict:
             raise WireError("bad function spec")
-        return FunctionSpec(name, **params)
+        spec = FunctionSpec(text(name[: TYPE_NAME_LIMIT + 1], TYPE_NAME_LIMIT))
+        spec.params = params  # not as keywords: a parameter called "name" is data too
+        return spec
     raise WireError(f"unknown tag {tag!r}")
 
 
