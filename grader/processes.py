@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import os
 import resource
+import select
 import signal
+import subprocess
 import sys
 import threading
 import time
@@ -168,3 +170,48 @@ def exit_notice(pid: int) -> int | None:
         return os.pidfd_open(pid)
     except (AttributeError, OSError):
         return None
+
+
+def kill_tree(process: subprocess.Popen, whole_tree: bool) -> None:
+    """SIGKILL the worker's process group and (``whole_tree``: process mode, where the worker's
+    children are our grandchildren) every descendant; a reaped pid is never signalled, as it
+    may belong to someone else by now."""
+    alive = process.returncode is None
+    tree = descendants(process.pid, parents()) if alive and whole_tree else []
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if alive:
+        kill_all([process.pid, *tree])
+
+
+def reap(process: subprocess.Popen, timeout: float) -> tuple[int | None, object]:
+    """Wait up to ``timeout`` for our child's exit: its exit code (None if it has not exited)
+    and resource usage (from wait4, so the CPU time and peak memory are the worker's own)."""
+    ends = time.monotonic() + timeout
+    code, usage, pause = process.returncode, None, 0.0005
+    exited = exit_notice(process.pid) if code is None else None
+    try:
+        while code is None:
+            try:
+                pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+            except ChildProcessError:
+                code = process.returncode if process.returncode is not None else -signal.SIGKILL
+                break
+            if pid:
+                code = os.waitstatus_to_exitcode(status)
+                process.returncode = code
+                break
+            left = ends - time.monotonic()
+            if left <= 0:
+                break
+            if exited is not None:  # readable the moment the worker has exited
+                select.select([exited], [], [], left)
+            else:
+                time.sleep(min(pause, left))
+                pause = min(pause * 2, 0.02)
+    finally:
+        if exited is not None:
+            os.close(exited)
+    return code, usage

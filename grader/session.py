@@ -24,7 +24,7 @@ from typing import Callable
 from grader import messages, safetext, sandbox, wire
 from grader.messages import CallResult, LoadEvent  # noqa: F401 - imported from here by the checks
 from grader.processes import (LIVE_LOCK, LIVE_WORKERS, Drain, become_subreaper, cpu_seconds,
-                              descendants, exit_notice, kill_all, parents, sweep_orphans)
+                              descendants, kill_tree, parents, reap, sweep_orphans)
 from grader.submission import Submission
 from grader.zygote import Zygote, ZygoteLost
 
@@ -125,14 +125,7 @@ class Session:
             if not final:
                 self._drain.join(timeout=1)
             return
-        alive = process.returncode is None
-        tree = descendants(process.pid, parents()) if alive and self.mode == "process" else []
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        if alive:  # never signal a pid that was reaped already: it may belong to someone else
-            kill_all([process.pid, *tree])
+        kill_tree(process, whole_tree=self.mode == "process")
         self._reap(process, 10.0)
         with LIVE_LOCK:
             LIVE_WORKERS.discard(process.pid)
@@ -158,31 +151,7 @@ class Session:
                 self._zygote_lost()
                 self._exit = (None, None)
             return self._exit
-        ends = time.monotonic() + timeout
-        code, usage, pause = process.returncode, None, 0.0005
-        exited = exit_notice(process.pid) if code is None else None
-        try:
-            while code is None:
-                try:
-                    pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-                except ChildProcessError:
-                    code = process.returncode if process.returncode is not None else -signal.SIGKILL
-                    break
-                if pid:
-                    code = os.waitstatus_to_exitcode(status)
-                    process.returncode = code
-                    break
-                left = ends - time.monotonic()
-                if left <= 0:
-                    break
-                if exited is not None:  # readable the moment the worker has exited
-                    select.select([exited], [], [], left)
-                else:
-                    time.sleep(min(pause, left))
-                    pause = min(pause * 2, 0.02)
-        finally:
-            if exited is not None:
-                os.close(exited)
+        code, usage = reap(process, timeout)
         if self.mode == "bubblewrap" and code is not None and code > 128:
             code = -(code - 128)  # bwrap exits with 128 + the signal that killed the worker
         self._exit = (code, usage)
