@@ -60,7 +60,7 @@ def text(value: object) -> str:
 
 
 def name(value: object) -> str:
-    """A name from the worker (an exception type, a unit, a function) as one short line."""
+    """A name from the worker (an exception type, a function, an event) as one short line."""
     return wire.one_line(_policy, value) if isinstance(value, str) else ""
 
 
@@ -115,10 +115,9 @@ def _callables(value: object) -> list[dict]:
 def clean(header: dict, blobs: list[bytes]) -> dict:
     """The fields of a worker's message the grader reads, each as the data it must be."""
     message: dict = {"event": name(header.get("event"))}
-    for key in ("unit", "name"):
-        if key in header:
-            message[key] = name(header[key])
-    for key in ("stdout", "text", "message"):
+    if "name" in header:
+        message["name"] = name(header["name"])
+    for key in ("unit", "stdout", "text", "message"):  # a unit's id is the grader's, echoed as is
         if key in header:
             message[key] = text(header[key])
     if "error" in header:
