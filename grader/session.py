@@ -11,7 +11,6 @@ grader/messages.py, the one place its bytes become the grader's (capped, plain) 
 
 from __future__ import annotations
 
-import json
 import os
 import select
 import shutil
@@ -25,24 +24,13 @@ from grader import messages, safetext, sandbox, wire
 from grader.messages import CallResult, LoadEvent  # noqa: F401 - imported from here by the checks
 from grader.processes import (LIVE_LOCK, LIVE_WORKERS, Drain, become_subreaper, cpu_seconds,
                               descendants, kill_tree, parents, reap, sweep_orphans)
+from grader.session_load import GRACE_SECONDS, LoadProtocol, WorkerLost
 from grader.submission import Submission
 from grader.zygote import Zygote, ZygoteLost
 
 MAX_RESTARTS = 30
 STRIKES = 2  # a function that ran past its time limit this often is not run again
 STARTUP_SECONDS = 30.0
-GRACE_SECONDS = 1.0
-
-
-class WorkerLost(Exception):
-    """The worker died, hung or broke the protocol; the message says which, for the student.
-
-    ``kind`` is "timeout", "crash", "bad-result", or "memory" / "cpu" when the worker was killed
-    by a resource limit."""
-
-    def __init__(self, kind: str, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
 
 
 class _ZygoteChild:
@@ -53,7 +41,9 @@ class _ZygoteChild:
         self.zygote, self.pid, self.returncode = zygote, pid, None
 
 
-class Session:
+class Session(LoadProtocol):
+    """One submission's worker, replaced as often as it dies (see the module's docstring)."""
+
     def __init__(self, submission: Submission, *, mode: str, limits: sandbox.Limits,
                  factories: str | None, functions: dict[str, list[str]],
                  unit_seconds: float = 10.0, budget_seconds: float = 300.0,
@@ -70,6 +60,8 @@ class Session:
         self._exit: tuple[int | None, object] | None = None
         self.zygote_died = False  # the warm sandbox's zygote died under this submission
         self.unloadable = ""  # why the submission cannot be sent to a worker at all
+        self._load_text = 0  # characters of load messages kept so far (see _budgeted)
+        self._unshown = 0  # units that failed after that budget was spent
         self._cpu_seen = 0.0  # the worker's CPU time when last sampled (bwrap hides its rusage)
         self.workdir = tempfile.mkdtemp(prefix="grader-")
         self.process: subprocess.Popen | None = None
@@ -329,59 +321,6 @@ class Session:
     def _load(self) -> None:
         self._send_load()
         self._read_load()
-
-    def _send_load(self) -> None:
-        """The load request. Each module's record (its units' source) is an attachment of
-        JSON, not part of the header, so a 5 MiB data literal loads; a submission over even
-        the attachments' limits is said to be so, once, and not retried."""
-        sources = [json.dumps(record).encode()
-                   for record in self.submission.worker_records(self.unit_seconds)]
-        try:
-            frame = wire.pack({"op": "load", "skip": sorted(self.skip),
-                               "functions": self.functions_wanted}, attachments=sources)
-        except wire.WireError as exc:
-            self.unloadable = f"the submission's source is too large to load ({exc})"
-            self.load_notes.append(self.unloadable)
-            raise WorkerLost("crash", self.unloadable) from None
-        self._write(frame)
-
-    def _read_load(self) -> None:
-        stack: list[str] = []
-        while True:
-            try:
-                event = self._receive(time.monotonic() + self.unit_seconds + GRACE_SECONDS, "loading")
-            except WorkerLost as lost:
-                if not stack:
-                    self.load_notes.append(f"loading the submission failed: {lost}")
-                    raise
-                culprit = stack[-1]
-                self.skip.add(culprit)
-                what = ("did not finish within its time limit of "
-                        f"{self.unit_seconds:g} s" if lost.kind == "timeout" else str(lost))
-                self.unit_outcomes[culprit] = LoadEvent(
-                    culprit, {"type": "Timeout" if lost.kind == "timeout" else "Crashed",
-                              "message": f"{what}; it was skipped", "traceback": ""}, "")
-                raise
-            kind = event.get("event")
-            if kind == "unit-start":
-                stack.append(str(event.get("unit")))
-            elif kind == "unit-done":
-                unit = str(event.get("unit"))
-                if stack and stack[-1] == unit:
-                    stack.pop()
-                if not self.loaded_once or unit not in self.unit_outcomes:
-                    self.unit_outcomes[unit] = LoadEvent(unit, event.get("error"), event.get("stdout", ""))
-            elif kind == "note":
-                if not self.loaded_once:
-                    self.load_notes.append(event.get("text", ""))
-            elif kind == "loaded":
-                found = event.get("functions")
-                if isinstance(found, dict):
-                    self.functions = {str(k): v if isinstance(v, dict) else None for k, v in found.items()}
-                self.loaded_once = True
-                return
-            else:
-                raise WorkerLost("bad-result", f"unexpected message while loading: {kind!r}")
 
     def start(self) -> None:
         """Start a worker and load the submission (done lazily by the first call otherwise)."""

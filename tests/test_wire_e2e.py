@@ -209,3 +209,13 @@ def test_killing_the_zygote_is_the_students_own_crash(tmp_path):
     assert "internal" not in text.lower() and "AttributeError" not in text, text[:2000]
     assert killer["score"] == 0 and "zygote" in killer["tests"][0]["output"], text[:2000]
     assert after["score"] == 1
+
+
+def test_thousands_of_failing_statements_leave_the_report_small(tmp_path, small_assignment):
+    """finding 1: load messages are capped for the whole submission, not only one by one"""
+    failing = "".join(f"raise ValueError('{i}' + 'v' * 5000)\n" for i in range(2000))
+    sub = student(tmp_path, "noisy", "def other(x):\n    return x\n", failing)
+    report, _ = grade(sub, tmp_path, "--assignment", str(small_assignment))
+    assert report["score"] == 2
+    assert len(json.dumps(report)) < 600_000
+    assert "load messages are over" in report["output"]
