@@ -12,6 +12,7 @@ grader/messages.py, the one place its bytes become the grader's (capped, plain) 
 from __future__ import annotations
 
 import os
+import re
 import select
 import shutil
 import signal
@@ -29,6 +30,14 @@ from grader.submission import Submission
 from grader.zygote import Zygote, ZygoteLost
 
 MAX_RESTARTS = 30
+LIMIT_MESSAGE = re.compile(r"(file size|open files|process) limit of [0-9]+( [GM]iB)? exceeded")
+GRADER_WORDS = {
+    "NotFound": "{function} was not found",
+    "BadResult": "{function}'s result could not be sent to the grader (too large, too deep or "
+                 "not data)",
+    "Crashed": "{function} raised an exception called Crashed",
+    "Budget": "{function} raised an exception called Budget",
+}
 STRIKES = 2  # a function that ran past its time limit this often is not run again
 STARTUP_SECONDS = 30.0
 
@@ -431,7 +440,16 @@ class Session(LoadProtocol):
             result.error["message"] = (f"memory limit of {self.limits.describe_memory()} exceeded "
                                        f"in {function}")
         if result.error and result.error.get("type") == "LimitExceeded":
-            result.error["message"] = f"{result.error.get('message', '')} in {function}"
+            said = result.error.get("message", "")
+            if not LIMIT_MESSAGE.fullmatch(said):  # the worker's own wording, or none of it
+                said = "a resource limit was exceeded"
+            result.error["message"] = f"{said} in {function}"
+        if result.error and result.error.get("type") in GRADER_WORDS:
+            # Kinds whose message a private check shows as is: only the grader's words, never
+            # a message a student's exception (class Crashed) or a forged frame brought along.
+            kind = result.error["type"]
+            result.error["message"] = GRADER_WORDS[kind].format(function=function)
+            result.error["traceback"] = ""
         result.stdout = event.get("stdout", "")
         result.seconds = event.get("seconds", 0.0)
         after = event.get("args_after")

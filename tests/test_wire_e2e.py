@@ -219,3 +219,19 @@ def test_thousands_of_failing_statements_leave_the_report_small(tmp_path, small_
     assert report["score"] == 2
     assert len(json.dumps(report)) < 600_000
     assert "load messages are over" in report["output"]
+
+
+def test_an_exception_named_like_the_graders_own_errors_cannot_leak_a_private_input(tmp_path, small_assignment):
+    """finding 1: a private check shows the message of the grader's own error kinds; a student
+    exception (or a forged frame) of such a kind brings no text of its own"""
+    sub = student(tmp_path, "named", '''
+class Crashed(Exception):
+    pass
+
+
+def other(x):
+    raise Crashed("SECRET-INPUT-%r" % (x,))
+''')
+    report, _ = grade(sub, tmp_path, "--assignment", str(small_assignment))
+    assert report["problems"]["q"]["score"] == 0
+    assert "SECRET-INPUT" not in json.dumps(report), json.dumps(report["tests"])
