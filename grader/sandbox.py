@@ -24,7 +24,7 @@ import sys
 import sysconfig
 from dataclasses import asdict, dataclass
 
-WORKER_FILES = ("worker.py", "wire.py")
+WORKER_FILES = ("worker.py", "worker_load.py", "worker_runtime.py", "worker_zygote.py", "wire.py")
 SANDBOX_ROOT = "/sandbox"
 SUBMISSION_DIR = "/submission"
 
@@ -227,7 +227,7 @@ def worker_environment() -> dict[str, str]:
 
 
 def prepare_workdir(workdir: str, factories: str | None) -> None:
-    """Copy the worker's own two files (and the assignment's sandbox functions) beside the
+    """Copy the worker's own files (and the assignment's sandbox functions) beside the
     submission copy; nothing else of the grader goes in."""
     target = os.path.join(workdir, "sandbox")
     os.makedirs(target, exist_ok=True)

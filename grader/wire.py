@@ -134,43 +134,108 @@ def _npy_bytes(array: np.ndarray) -> bytes:
     return buffer.getvalue()
 
 
-def encode(value: object, blobs: list[bytes], depth: int = 0, keep: Callable[[object], int | None] | None = None) -> object:
-    """Turn a value into JSON-able data, appending array bytes to ``blobs``."""
+class _Count:
+    """How many items an encoding has produced so far (the decoder's MAX_ITEMS, applied early)."""
+
+    def __init__(self) -> None:
+        self.items = 0
+
+
+def _too_deep() -> dict:
+    return {"$": "object", "type": f"value nested deeper than {MAX_DEPTH} levels", "repr": ""}
+
+
+def _as_plain(value: object, np) -> tuple[bool, object]:
+    """A value that is a dict, list, tuple, str, int, float or ndarray in all but exact type
+    (OrderedDict, defaultdict, Counter, a namedtuple, np.matrix, a masked array, an IntEnum, a
+    str subclass, a subclass of a numpy scalar type), as the plain value it holds.
+
+    Only the base types' own methods are used (``dict.items``, ``list.__iter__``,
+    ``ndarray.view``, ``int.__int__``), never the subclass's: a student's overridden
+    ``items``, ``__iter__``, ``__array__`` or ``__eq__`` cannot run here or forge anything, and
+    nothing of the object but its data is sent. (False, None) when it is none of these."""
+    cls = type(value)
+    if issubclass(cls, np.ndarray):
+        return True, np.ndarray.view(value, np.ndarray)
+    if issubclass(cls, np.generic):
+        return True, np.asarray(value)
+    if issubclass(cls, dict):
+        return True, dict(dict.items(value))
+    if issubclass(cls, list):
+        return True, list(list.__iter__(value))
+    if issubclass(cls, tuple):
+        return True, tuple(tuple.__iter__(value))
+    if issubclass(cls, str):
+        return True, str.__str__(value)
+    if issubclass(cls, bool):  # bool cannot be subclassed; here for clarity
+        return True, bool(int.__int__(value))
+    if issubclass(cls, int):
+        return True, int.__int__(value)
+    if issubclass(cls, float):
+        return True, float.__float__(value)
+    return False, None
+
+
+def encode(value: object, blobs: list[bytes], depth: int = 0,
+           keep: Callable[[object], int | None] | None = None, count: _Count | None = None) -> object:
+    """Turn a value into JSON-able data, appending array bytes to ``blobs``.
+
+    Whatever the decoder would refuse (nesting past MAX_DEPTH, a string over MAX_STRING, an
+    int over MAX_INT_BITS) is sent as an object description instead, so a result the grader
+    cannot take costs the student that value, never the worker; more than MAX_ITEMS items
+    raises WireError (the worker then reports the result as too large)."""
     import numpy as np  # here, not at the top: the grader starts its worker before numpy loads
 
-    if depth > MAX_DEPTH:
-        return {"$": "object", "type": "nesting too deep", "repr": ""}
-    if value is None or type(value) in (bool, str):
+    count = count if count is not None else _Count()
+    count.items += 1
+    if count.items > MAX_ITEMS:
+        raise WireError(f"the value has more than {MAX_ITEMS} items")
+    if depth >= MAX_DEPTH:
+        return _too_deep()
+    cls = type(value)
+    if value is None or cls is bool:
         return value
-    if type(value) is int:
+    if cls not in (int, float, str, list, tuple, dict) and cls is not np.ndarray and not (
+            issubclass(cls, np.generic) and cls.__module__ == "numpy"):
+        converted, plain = _as_plain(value, np)
+        if converted:
+            return encode(plain, blobs, depth, keep, count)
+    if cls is str:
+        if len(value) > MAX_STRING:
+            return {"$": "object", "type": f"str of {len(value)} characters (too long)", "repr": ""}
+        return value
+    if cls is int:
         if value.bit_length() > MAX_INT_BITS:
             return {"$": "object", "type": "int (too large)", "repr": ""}
         return value
-    if type(value) is float:
+    if cls is float:
         if math.isfinite(value):
             return value
         return {"$": "float", "v": repr(value)}
-    if type(value) is np.ndarray:
+    if cls is np.ndarray:
         if value.nbytes > MAX_BLOB_BYTES:
             return {"$": "object", "type": f"numpy.ndarray of {value.nbytes // 2**20} MiB (too large)",
                     "repr": f"shape {value.shape}"}
         if value.dtype.kind not in NUMERIC_KINDS or value.dtype.fields is not None:
             return {"$": "object", "type": f"numpy.ndarray of dtype {value.dtype}", "repr": ""}
-        blobs.append(_npy_bytes(value if value.flags.c_contiguous else value.copy(order="C")))  # ascontiguousarray makes 0-d arrays 1-d
+        # (not np.ascontiguousarray: it makes a 0-d array 1-d)
+        blobs.append(_npy_bytes(value if value.flags.c_contiguous else np.copy(value, order="C")))
         return {"$": "nd", "blob": len(blobs) - 1}
-    if isinstance(value, np.generic) and type(value).__module__ == "numpy":
+    if issubclass(cls, np.generic) and cls.__module__ == "numpy":
         array = np.asarray(value)
-        if array.dtype.kind not in NUMERIC_KINDS:
+        if array.dtype.kind not in NUMERIC_KINDS or array.dtype.fields is not None:
             return {"$": "object", "type": _type_name(value), "repr": _safe_repr(value)}
         blobs.append(_npy_bytes(array))
         return {"$": "np", "blob": len(blobs) - 1}
-    if type(value) in (list, tuple):
-        items = [encode(item, blobs, depth + 1, keep) for item in value]
-        return items if type(value) is list else {"$": "tuple", "items": items}
-    if type(value) is dict:
-        if not all(type(k) is str for k in value):
+    if cls in (list, tuple):
+        items = [encode(item, blobs, depth + 1, keep, count) for item in value]
+        return items if cls is list else {"$": "tuple", "items": items}
+    if cls is dict:
+        keys = [str.__str__(k) if issubclass(type(k), str) else k for k in value]
+        if not all(type(k) is str for k in keys):
             return {"$": "object", "type": "dict with non-string keys", "repr": _safe_repr(value)}
-        return {"$": "dict", "items": [[k, encode(v, blobs, depth + 1, keep)] for k, v in value.items()]}
+        return {"$": "dict", "items": [[k, encode(v, blobs, depth + 1, keep, count)]
+                                       for k, v in zip(keys, dict.values(value))]}
     if isinstance(value, FunctionSpec):
         return {"$": "fn", "name": value.name, "params": encode(dict(value.params), blobs, depth + 1)}
     if isinstance(value, Foreign):
@@ -180,7 +245,7 @@ def encode(value: object, blobs: list[bytes], depth: int = 0, keep: Callable[[ob
     if keep is not None:
         ident = keep(value)
         if ident is not None:
-            return {"$": "handle", "id": ident, "type": type(value).__qualname__}
+            return {"$": "handle", "id": ident, "type": cls.__qualname__}
     return {"$": "object", "type": _type_name(value), "repr": _safe_repr(value)}
 
 
@@ -205,10 +270,35 @@ def _load_array(raw: bytes) -> np.ndarray:
     return array
 
 
+TYPE_NAME_LIMIT = 200   # a type name from the worker: one line, this many characters at most
+REPR_LIMIT = 300
+
+
+def _raw_text(value: str, limit: int) -> str:
+    return value[:limit]
+
+
 def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | None = None,
-           resolve: Callable[[int], object] | None = None) -> object:
-    """Rebuild a value from its wire form, accepting plain data only."""
-    budget = budget or _Budget()
+           resolve: Callable[[int], object] | None = None,
+           text: Callable[[str, int], str] | None = None) -> object:
+    """Rebuild a value from its wire form, accepting plain data only.
+
+    ``text(value, limit)`` is the policy every string passes through (the grader gives
+    ``grader.safetext.text``: valid, capped text; the worker, which gets the grader's own
+    strings, gives none). Anything malformed, however deep, raises WireError and nothing else."""
+    try:
+        return _decode(data, blobs, depth, budget or _Budget(), resolve, text or _raw_text)
+    except RecursionError:
+        raise WireError("value nested too deeply") from None
+
+
+def one_line(text: Callable[[str, int], str], value: str, limit: int = TYPE_NAME_LIMIT) -> str:
+    """A name from the other side (a type's, a function's) as one short line of text."""
+    return " ".join(text(value[: limit + 1], limit).split())
+
+
+def _decode(data: object, blobs: list[bytes], depth: int, budget: _Budget,
+            resolve: Callable[[int], object] | None, text: Callable[[str, int], str]) -> object:
     budget.items += 1
     if budget.items > MAX_ITEMS:
         raise WireError(f"value has more than {MAX_ITEMS} items")
@@ -223,9 +313,9 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
     if type(data) is str:
         if len(data) > MAX_STRING:
             raise WireError("string too long")
-        return data
+        return text(data, MAX_STRING)
     if type(data) is list:
-        return [decode(item, blobs, depth + 1, budget, resolve) for item in data]
+        return [_decode(item, blobs, depth + 1, budget, resolve, text) for item in data]
     if type(data) is not dict:
         raise WireError(f"unexpected {type(data).__name__} on the wire")
     tag = data.get("$")
@@ -240,56 +330,77 @@ def decode(data: object, blobs: list[bytes], depth: int = 0, budget: _Budget | N
             return array[()]
         return array
     if tag == "float":
-        text = data.get("v")
-        if text not in ("nan", "inf", "-inf"):
+        value = data.get("v")
+        if value not in ("nan", "inf", "-inf"):
             raise WireError("bad special float")
-        return float(text)
+        return float(value)
     if tag == "tuple":
         items = data.get("items")
         if type(items) is not list:
             raise WireError("bad tuple")
-        return tuple(decode(item, blobs, depth + 1, budget, resolve) for item in items)
+        return tuple(_decode(item, blobs, depth + 1, budget, resolve, text) for item in items)
     if tag == "dict":
         items = data.get("items")
         if type(items) is not list:
             raise WireError("bad dict")
         result = {}
         for pair in items:
-            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str:
+            if type(pair) is not list or len(pair) != 2 or type(pair[0]) is not str \
+                    or len(pair[0]) > MAX_STRING:
                 raise WireError("bad dict item")
-            result[pair[0]] = decode(pair[1], blobs, depth + 1, budget, resolve)
+            result[text(pair[0], MAX_STRING)] = _decode(pair[1], blobs, depth + 1, budget, resolve, text)
         return result
     if tag == "handle":
         ident, type_name = data.get("id"), data.get("type", "")
         if type(ident) is not int or type(type_name) is not str:
             raise WireError("bad object handle")
-        return resolve(ident) if resolve is not None else Handle(ident, type_name[:200])
+        return resolve(ident) if resolve is not None else Handle(ident, one_line(text, type_name))
     if tag == "object":
         type_name = data.get("type")
-        text = data.get("repr", "")
-        if type(type_name) is not str or type(text) is not str:
+        description = data.get("repr", "")
+        if type(type_name) is not str or type(description) is not str:
             raise WireError("bad object description")
-        return Foreign(type_name[:200], text[:300])
+        return Foreign(one_line(text, type_name), text(description[: REPR_LIMIT + 1], REPR_LIMIT))
     if tag == "fn":
-        name, params = data.get("name"), decode(data.get("params", {"$": "dict", "items": []}),
-                                                blobs, depth + 1, budget)
+        name = data.get("name")
+        params = _decode(data.get("params", {"$": "dict", "items": []}), blobs, depth + 1, budget,
+                         None, text)
         if type(name) is not str or type(params) is not dict:
             raise WireError("bad function spec")
-        return FunctionSpec(name, **params)
+        spec = FunctionSpec(text(name[: TYPE_NAME_LIMIT + 1], TYPE_NAME_LIMIT))
+        spec.params = params  # not as keywords: a parameter called "name" is data too
+        return spec
     raise WireError(f"unknown tag {tag!r}")
 
 
 # ---------------------------------------------------------------- framing
 
 def pack(message: dict, values: dict[str, object] | None = None,
-         keep: Callable[[object], int | None] | None = None) -> bytes:
-    """One frame: the message, with each entry of ``values`` encoded under its key."""
+         keep: Callable[[object], int | None] | None = None,
+         attachments: list[bytes] | None = None) -> bytes:
+    """One frame: the message, with each entry of ``values`` encoded under its key.
+
+    ``attachments`` (grader to worker only: the submission's source) travel as raw blobs, not
+    in the header, so a source of any size up to MAX_BLOB_BYTES fits; the header's
+    ``attachments`` lists their blob numbers. Over any limit: WireError, nothing sent."""
     blobs: list[bytes] = []
     body = dict(message)
     for key, value in (values or {}).items():
         body[key] = encode(value, blobs, keep=keep)
+    if attachments is not None:
+        body["attachments"] = list(range(len(blobs), len(blobs) + len(attachments)))
+        blobs.extend(attachments)
     body["blob_sizes"] = [len(b) for b in blobs]
-    header = json.dumps(body, allow_nan=False).encode()
+    try:
+        header = json.dumps(body, allow_nan=False).encode()
+    except RecursionError:
+        raise WireError("message nested too deeply") from None
+    if len(header) > MAX_HEADER_BYTES:
+        raise WireError(f"message of {len(header) // 2**20} MiB is over the "
+                        f"{MAX_HEADER_BYTES // 2**20} MiB limit")
+    if any(len(b) > MAX_BLOB_BYTES for b in blobs) or sum(map(len, blobs)) > MAX_TOTAL_BYTES:
+        raise WireError(f"arrays of {sum(map(len, blobs)) // 2**20} MiB are over the "
+                        f"{MAX_TOTAL_BYTES // 2**20} MiB limit")
     return struct.pack(">I", len(header)) + header + b"".join(blobs)
 
 
@@ -308,13 +419,21 @@ def read_exact(fd: int, size: int) -> bytes:
 def read_frame(read: Callable[[int], bytes]) -> tuple[dict, list[bytes]]:
     """Read one frame through ``read(n)``, enforcing every size limit before reading the bytes
     a frame announces."""
-    (length,) = struct.unpack(">I", read(4))
+    prefix = read(4)
+    if len(prefix) != 4:
+        raise WireError("truncated message")
+    (length,) = struct.unpack(">I", prefix)
     if length > MAX_HEADER_BYTES:
         raise WireError(f"message header of {length} bytes is over the limit")
+    raw = read(length)
+    if len(raw) != length:
+        raise WireError("truncated message")
     try:
-        header = json.loads(read(length))
+        header = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise WireError("message header is not JSON") from None
+    except RecursionError:
+        raise WireError("message header nested too deeply") from None
     if type(header) is not dict:
         raise WireError("message header is not an object")
     sizes = header.pop("blob_sizes", [])
@@ -324,6 +443,8 @@ def read_frame(read: Callable[[int], bytes]) -> tuple[dict, list[bytes]]:
         mib = max(sizes, default=0) / 2**20
         raise WireError(f"result of {mib:.0f} MiB is larger than the {MAX_BLOB_BYTES // 2**20} MiB limit")
     blobs = [read(s) for s in sizes]
+    if [len(b) for b in blobs] != sizes:
+        raise WireError("truncated message")
     return header, blobs
 
 
