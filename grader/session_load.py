@@ -15,7 +15,7 @@ from grader import wire
 from grader.messages import LoadEvent
 
 GRACE_SECONDS = 1.0
-LOAD_TEXT_LIMIT = 128 * 1024  # characters of load messages (errors, output, notes) per submission
+LOAD_TEXT_LIMIT = 32 * 1024  # characters of load messages per submission: well under the report output's own cap (safetext.TEXT_LIMIT), so the note that says so survives
 
 
 class WorkerLost(Exception):

@@ -272,7 +272,7 @@ class SubmissionProxy:
             return
         first = self._timed_out.get(label)
         where = f"in check '{first}'" if first else "in an earlier check"
-        result.error = {"type": "Timeout", "message": f"not run: {label} timed out {where}",
+        result.error = {"type": "Timeout", "message": f"not run: {label} ran past its time limit {where}",
                         "skipped": True}
 
     def has(self, name: str) -> bool:
