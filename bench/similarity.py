@@ -1,0 +1,155 @@
+"""How well `grader similarity` finds planted copies, how often it accuses independent students,
+and what it costs. Figures are printed, never asserted.
+
+    python bench/similarity.py --students 1000 --per-disguise 5 --jobs 2
+
+A class of independent students is generated (bench/similarity_class.py: several genuinely
+different implementations per function, random choices inside each, three layouts), then copies
+are planted: another student's files with one disguise (each of ``DISGUISES``), or several.
+``grader similarity`` runs in a child process (its wall time and peak RSS are measured), and the
+CSV it writes is read back:
+
+- recall of planted pairs at the default threshold, per disguise;
+- flagged independent pairs (false accusations), and per 100 students;
+- the rank of each planted pair among all pairs;
+- `--compare copydetect` runs copydetect (MOSS-style winnowing, boilerplate = the starter) on
+  the same class, one file per student holding the extracted functions, for the same figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path.insert(0, HERE)
+sys.path.insert(0, ROOT)
+
+import similarity_class as sc  # noqa: E402
+
+
+def plan(per_disguise: int) -> list[list[str]]:
+    singles = [[name] for name in sc.DISGUISES for _ in range(per_disguise)]
+    combos = [["rename", "reformat"], ["rename", "comments", "reorder"], ["rename", "deadcode"],
+              ["rename", "reorder", "deadcode", "loop"], ["reformat", "comments", "reorder", "deadcode"],
+              list(sc.DISGUISES)]
+    return singles + [c for c in combos for _ in range(max(1, per_disguise // 2))]
+
+
+def run_similarity(folder: str, out: str, jobs: int, extra: list[str]) -> tuple[float, float]:
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-m", "grader.similarity", folder, "--assignment", "nn_basics",
+                    "--out", out, "--jobs", str(jobs), *extra], check=True, cwd=ROOT)
+    seconds = time.monotonic() - started
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return seconds, max(peak, before) / 1024
+
+
+def read_pairs(path: str) -> list[tuple[str, str, float, bool]]:
+    with open(path, newline="") as handle:
+        return [(row["student_a"], row["student_b"], float(row["score"]), row["flagged"] == "yes")
+                for row in csv.DictReader(handle)]
+
+
+def summarise(pairs, truth, students: int, label: str) -> None:
+    planted = {tuple(sorted((p["original"], p["copy"]))): p for p in truth["planted"]}
+    rank = {}
+    for position, (a, b, score, flagged) in enumerate(sorted(pairs, key=lambda p: -p[2]), start=1):
+        rank[tuple(sorted((a, b)))] = (position, score, flagged)
+    per: dict[str, list[int]] = {}
+    for key, info in planted.items():
+        found = rank.get(key, (None, 0.0, False))
+        per.setdefault("+".join(info["disguises"]), []).append(int(found[2]))
+    false = [(a, b, s) for a, b, s, f in pairs if f and tuple(sorted((a, b))) not in planted]
+    total_pairs = students * (students - 1) // 2
+    print(f"\n== {label}")
+    print(f"{'disguise':42} recall")
+    for name, hits in per.items():
+        print(f"{name:42} {sum(hits)}/{len(hits)}")
+    all_hits = [h for hits in per.values() for h in hits]
+    print(f"planted pairs flagged: {sum(all_hits)}/{len(all_hits)}")
+    print(f"independent pairs flagged: {len(false)} of {total_pairs} "
+          f"({100 * len(false) / students:.2f} per 100 students)")
+    ranks = sorted((rank.get(k, (None,))[0] or 10**9) for k in planted)
+    print("ranks of planted pairs:", ", ".join(str(r) if r < 10**9 else "-" for r in ranks))
+    worst_false = sorted(false, key=lambda f: -f[2])[:5]
+    if worst_false:
+        print("highest false flags:", ", ".join(f"{a}-{b} {s:.2f}" for a, b, s in worst_false))
+
+
+def copydetect_run(folder: str, truth, students: int, work: str) -> None:
+    """copydetect on one file per student: the extracted functions, the starter as boilerplate."""
+    from grader.assignment import find
+    from grader import classlist
+    from grader.similarity.extract import extract_path
+
+    try:
+        from copydetect import CopyDetector
+    except ImportError:
+        print("\n== copydetect: not installed (pip install copydetect)")
+        return
+    assignment = find("nn_basics")
+    files = os.path.join(work, "cd_files")
+    os.makedirs(files, exist_ok=True)
+    for entry in classlist.discover(folder, os.path.join(work, "stage")).entries:
+        code = extract_path(entry.path, assignment, entry.student)
+        with open(os.path.join(files, entry.student + ".py"), "w") as handle:
+            handle.write("\n\n".join(e.text for e in code.problems.values()))
+    starter = extract_path(os.path.join(assignment.folder, "starter"), assignment, "starter")
+    boiler = os.path.join(work, "starter.py")
+    with open(boiler, "w") as handle:
+        handle.write("\n\n".join(e.text for e in starter.problems.values()))
+    started = time.monotonic()
+    detector = CopyDetector(test_dirs=[files], extensions=["py"], boilerplate_dirs=[], display_t=0.0,
+                            silent=True, autoopen=False, noise_t=25, guarantee_t=30)
+    detector.boilerplate_files = [boiler]
+    detector.run()
+    seconds = time.monotonic() - started
+    names = [os.path.splitext(os.path.basename(f))[0] for f in detector.test_files]
+    matrix = detector.similarity_matrix
+    scores = []
+    for i in range(len(names)):
+        for j in range(i + 1, len(names)):
+            scores.append((names[i], names[j], float(min(matrix[i, j, 0], matrix[i, j, 1]))
+                           if matrix.ndim == 3 else float(matrix[i, j])))
+    for threshold in (0.5, 0.7, 0.9):
+        pairs = [(a, b, s, s >= threshold) for a, b, s in scores]
+        summarise(pairs, truth, students, f"copydetect 0.5.0 (k=25, w=30), threshold {threshold}; {seconds:.1f} s")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=200)
+    parser.add_argument("--per-disguise", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--compare", choices=("copydetect",), action="append", default=[])
+    parser.add_argument("--keep", help="keep the generated class and outputs in this folder")
+    args = parser.parse_args()
+    work = args.keep or tempfile.mkdtemp(prefix="grader-sim-bench-")
+    folder, out = os.path.join(work, "class"), os.path.join(work, "out")
+    shutil.rmtree(folder, ignore_errors=True)
+    copies = plan(args.per_disguise)
+    truth = sc.make_class(folder, args.students, copies, seed=args.seed)
+    total = args.students + len(copies)
+    print(f"class: {args.students} independent students + {len(copies)} planted copies = {total}")
+    seconds, peak = run_similarity(folder, out, args.jobs, [])
+    print(f"grader similarity: {seconds:.1f} s wall, peak RSS {peak:.0f} MB (largest process)")
+    summarise(read_pairs(os.path.join(out, "similarity.csv")), truth, total, "grader similarity, default threshold")
+    if "copydetect" in args.compare:
+        copydetect_run(folder, truth, total, work)
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
