@@ -473,11 +473,31 @@ def _style(text: str, name: str, rng: random.Random) -> str:
     return "".join(lines)
 
 
+# Equivalent spellings a student picks occurrence by occurrence (each survives normalisation:
+# they are different code, only the same arithmetic).
+_DOT = re.compile(r"(?<![\w.])(\w+(?:\.T)?)\.dot\(([\w.]+)\)")
+_NPDOT = re.compile(r"np\.dot\(([\w.]+), ([\w.]+)\)")
+_TRANSPOSE = re.compile(r"(?<![\w.])(\w+)\.T\b(?!\.dot)")
+_NPSUM = re.compile(r"np\.sum\((\w+), axis=(-?\d)")
+_ABS = re.compile(r"(?<![\w.])abs\(")
+_TWO_H = re.compile(r"\(2 \* h\)")
+
+
+def _vary(text: str, rng: random.Random) -> str:
+    text = _DOT.sub(lambda m: rng.choice([m.group(0), f"np.dot({m[1]}, {m[2]})", f"{m[1]} @ {m[2]}"]), text)
+    text = _NPDOT.sub(lambda m: rng.choice([m.group(0), f"{m[1]}.dot({m[2]})", f"np.matmul({m[1]}, {m[2]})"]), text)
+    text = _TRANSPOSE.sub(lambda m: rng.choice([m.group(0), m.group(0), f"np.transpose({m[1]})", f"{m[1]}.transpose()"]), text)
+    text = _NPSUM.sub(lambda m: rng.choice([m.group(0), f"{m[1]}.sum(axis={m[2]}"]), text)
+    text = _ABS.sub(lambda m: rng.choice(["abs(", "np.abs(", "np.absolute("]), text)
+    text = _TWO_H.sub(lambda m: rng.choice(["(2 * h)", "(2.0 * h)", "(h * 2)", "(h + h)"]), text)
+    return text
+
+
 def student_code(rng: random.Random) -> dict[str, str]:
     """Function name -> source (helpers included) for one independent student."""
     code = {}
     for name, impls in IMPLEMENTATIONS.items():
-        text = _style(rng.choice(impls)(rng), name, rng)
+        text = _style(_vary(rng.choice(impls)(rng), rng), name, rng)
         if rng.random() < 0.4:  # a docstring of the student's own
             text = re.sub(r"(def " + name + r"\([^)]*\):\n)(?!    \"\"\")",
                           lambda m: m.group(1) + f'    """{rng.choice(["my", "the", "a"])} {name}"""\n', text, count=1)

@@ -24,8 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--assignment", "-a", required=True, help="assignment name or folder")
     parser.add_argument("--out", "-o", required=True, metavar="DIR",
                         help="where similarity.html and similarity.csv are written")
-    parser.add_argument("--threshold", type=float, default=defaults.threshold, metavar="T",
-                        help=f"flag pairs scoring at least T, in 0..1 (default {defaults.threshold})")
+    parser.add_argument("--threshold", type=float, default=None, metavar="BITS",
+                        help="flag pairs scoring at least BITS (default: log2(pairs) + --margin)")
+    parser.add_argument("--margin", type=float, default=defaults.margin, metavar="BITS",
+                        help=f"the default threshold's margin over log2(pairs) (default {defaults.margin:g})")
     parser.add_argument("--common", type=float, default=defaults.common, metavar="FRACTION",
                         help="a passage this share of the class (or 8 students) has is no evidence "
                         f"(default {defaults.common})")
@@ -50,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.submissions):
         print(f"grader: no such folder: {args.submissions}", file=sys.stderr)
         return EXIT_REQUEST
-    if args.threshold <= 0 or not 0 < args.common <= 1:
+    if (args.threshold is not None and args.threshold <= 0) or not 0 < args.common <= 1:
         print("grader: --threshold must be positive and --common in (0, 1]", file=sys.stderr)
         return EXIT_REQUEST
     try:
@@ -58,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     except AssignmentError as exc:
         print(f"grader: {exc}", file=sys.stderr)
         return EXIT_REQUEST
-    settings = Settings(threshold=args.threshold, common=args.common)
+    settings = Settings(threshold=args.threshold, common=args.common, margin=args.margin)
     try:
         result = compare_class(args.submissions, assignment, args.out, settings,
                                jobs=max(0, args.jobs), show=max(0, args.show))
@@ -66,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"grader: {exc}", file=sys.stderr)
         return EXIT_REQUEST
     print(f"{result.students} students, {result.pairs_compared} pairs: {len(result.flagged)} at or "
-          f"above {settings.threshold:g}; {result.seconds:.1f} s")
+          f"above {result.threshold:.1f} bits; {result.seconds:.1f} s")
     print(f"results in {result.out_dir} ({HTML_NAME}, {CSV_NAME}); a score is evidence to weigh, "
           "never a verdict")
     return EXIT_OK

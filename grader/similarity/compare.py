@@ -33,6 +33,7 @@ class Result:
     reported: list[Pair]
     seconds: float
     out_dir: str
+    threshold: float
     notes: list[str] = field(default_factory=list)
 
 
@@ -99,11 +100,12 @@ def compare_class(submissions_dir: str, assignment: Assignment, out_dir: str,
     index = build([s for s, _ in work], problems, prints, starter_prints(assignment), settings)
     del prints
     reported = score_pairs(index, settings)
-    flagged = [p for p in reported if p.score >= settings.threshold]
     n = len(entries)
+    threshold = settings.threshold_for(n)
+    flagged = [p for p in reported if p.score >= threshold]
     result = Result(students=n, pairs_compared=n * (n - 1) // 2, flagged=flagged, reported=reported,
-                    seconds=0.0, out_dir=out_dir, notes=notes)
-    outfile.write(os.path.join(out_dir, CSV_NAME), to_csv(reported, problems, settings))
+                    seconds=0.0, out_dir=out_dir, threshold=threshold, notes=notes)
+    outfile.write(os.path.join(out_dir, CSV_NAME), to_csv(reported, problems, threshold))
     paths = {e.student: e.path for e in entries}
     shown = reported[:max(show, len(flagged))]
     outfile.write(os.path.join(out_dir, HTML_NAME),
@@ -112,15 +114,16 @@ def compare_class(submissions_dir: str, assignment: Assignment, out_dir: str,
     return result
 
 
-def to_csv(pairs: list[Pair], problems: list[str], settings: Settings) -> str:
-    """Every reported pair, best first: rank, the two students, the overall score, whether it
-    is flagged, and each problem's score (empty where one of them did not attempt it)."""
+def to_csv(pairs: list[Pair], problems: list[str], threshold: float) -> str:
+    """Every reported pair, best first: rank, the two students, the overall score in bits,
+    whether it reaches ``threshold``, and each problem's bits (empty where one of them did not
+    attempt it)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["rank", "student_a", "student_b", "score", "flagged", *problems])
     for rank, pair in enumerate(pairs, start=1):
-        writer.writerow([rank, safetext.for_csv(pair.a), safetext.for_csv(pair.b), f"{pair.score:.3f}",
-                         "yes" if pair.score >= settings.threshold else "no",
-                         *[f"{pair.problems[p].score:.3f}" if p in pair.problems else "" for p in problems]])
+        writer.writerow([rank, safetext.for_csv(pair.a), safetext.for_csv(pair.b), f"{pair.score:.2f}",
+                         "yes" if pair.score >= threshold else "no",
+                         *[f"{pair.problems[p].score:.2f}" if p in pair.problems else "" for p in problems]])
     return buffer.getvalue()
 

@@ -1,30 +1,38 @@
 """The class's fingerprints in an inverted index, and every pair's score from it.
 
-A pair is never compared text against text. Each fingerprint maps to the students who have it
-(a posting list), and weighs what its rarity in this class says::
+A pair is never compared text against text. Each fingerprint maps to the students who have it (a
+posting list). A fingerprint that ``common`` (a quarter) of the class or more share is the natural
+solution and no evidence; the starter's are removed before anything is counted. The others are
+the *distinctive* passages.
 
-    w(f) = ln(C / df(f)) / ln(C / 2)   when 2 <= df(f) < C,  else 0,   C = max(min_cut, common * N)
+A pair's score on a problem is in bits, the surprise of an independent student writing what the
+two share::
 
-so a passage that C or more students share (the natural solution; the starter's code is removed
-before counting) is no evidence at all, and one that only two students share weighs 1.
+    e = coverage^2 * log2(N / n) * min(1, size / SMALL)
 
-For each student a, the posting lists of a's fingerprints (those with w > 0: the only ones that
-can make a pair) are walked once per problem, adding each fingerprint's weight to every other
-student on it (one ``numpy.bincount`` per student and problem). That is the candidate generation
-and the scoring at once; it costs the sum of df over a's weighted fingerprints, never N^2 text
-comparisons, and holds one row of N numbers at a time, so memory is the index plus one row.
+- ``coverage``: the share of the smaller version's distinctive passages that the other has too
+  (a copy: 1; two students who took the same common approach but differ in its details: less);
+- ``n``: how many students of the class have *all* the passages the two share (at least 2), so
+  ``log2(N / n)`` is how rare that combination is here (N / 2 students: nothing; only these two:
+  log2(N / 2), the most);
+- a version shorter than SMALL fingerprints carries proportionally less: one-line functions
+  coincide by chance.
 
-A pair's score on a problem is the weight they share over the size (in fingerprints) of the
-smaller of their two versions (at least ``floor_fraction`` of the class's median size, so two
-one-line functions do not make a match): 1 means all of the smaller version is shared and no
-one else wrote it. The overall score is the same ratio summed over the problems both attempted,
-so a long function counts for more than a one-liner. Both are in [0, 1].
+The overall score adds the problems (independent choices multiply their rarities). Among N(N-1)/2
+pairs, about ``pairs * 2**-score`` would reach a score by chance if the problems were
+independent, so the default threshold is ``log2(pairs) + margin`` bits.
+
+Candidates come only from the index: for each student a, the posting lists of a's distinctive
+fingerprints are walked once per problem (one ``numpy.bincount`` per student and problem), which
+counts the passages a shares with every other student. That bounds each pair's score from above;
+only pairs whose bound reaches the report floor are scored exactly (``n`` is found by checking
+the few students on the rarest shared passage). Cost: the sum of df over a's distinctive
+fingerprints, never N^2 text comparisons; memory: the index plus one row of N counts.
 """
 
 from __future__ import annotations
 
 import math
-import statistics
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,16 +42,21 @@ import numpy as np
 class Settings:
     common: float = 0.25            # a passage this share of the class has is no evidence ...
     min_cut: int = 8                # ... nor one this many students have, in a small class
-    floor_fraction: float = 0.5
-    threshold: float = 12.0         # flag a pair whose overall score (bits) is at least this
-    report_floor: float = 3.0       # report (CSV, page) pairs scoring at least this
+    small: int = 20                 # fingerprints below which a version counts proportionally less
+    margin: float = 4.0             # default threshold: log2(pairs) + margin bits
+    threshold: float | None = None  # bits; None: the default above
+    report_fraction: float = 0.6    # report (CSV, page) pairs scoring this share of the threshold
+
+    def threshold_for(self, students: int) -> float:
+        pairs = max(1, students * (students - 1) // 2)
+        return self.threshold if self.threshold is not None else math.log2(pairs) + self.margin
 
 
 @dataclass
 class ProblemScore:
-    score: float
-    shared: float
-    denominator: float
+    score: float        # bits
+    coverage: float     # share of the smaller version's distinctive passages that both have
+    holders: int        # students having all the passages the two share (0: none shared)
 
 
 @dataclass
@@ -63,11 +76,11 @@ class Index:
     sizes: np.ndarray                 # [student, problem] fingerprints after the starter's are removed
     ids: dict[int, int]               # fingerprint -> dense id
     df: np.ndarray                    # [id] students having it
-    weights: np.ndarray               # [id] w as above
+    weights: np.ndarray               # [id] 1.0 for a distinctive fingerprint, else 0
+    distinctive: list[list[np.ndarray]]   # [student][problem] -> its distinctive ids (sorted)
     indptr: np.ndarray                # postings of id i: members[indptr[i]:indptr[i + 1]]
     members: np.ndarray
     cut: float
-    floors: np.ndarray                # [problem]
 
     def weight(self, fp: int) -> float:
         """The weight of a raw fingerprint (0 when not in the index)."""
@@ -75,10 +88,9 @@ class Index:
         return float(self.weights[dense]) if dense is not None else 0.0
 
 
-def weight_of(df: np.ndarray, students: int, cut: float) -> np.ndarray:
-    """log2(N / df): the bits of surprise in an independent student having the passage."""
-    raw = np.log2(students / np.maximum(df, 1))
-    return np.where((df >= 2) & (df < cut), raw, 0.0)
+def weight_of(df: np.ndarray, cut: float) -> np.ndarray:
+    """1 for a passage at least two and fewer than ``cut`` students have (it can make a pair)."""
+    return ((df >= 2) & (df < cut)).astype(float)
 
 
 def build(students: list[str], problems: list[str], prints: list[list[set[int] | None]],
@@ -112,48 +124,74 @@ def build(students: list[str], problems: list[str], prints: list[list[set[int] |
     members = owners[order]
     indptr = np.concatenate([[0], np.cumsum(df)])
     cut = max(float(settings.min_cut), settings.common * n)
-    weights = weight_of(df, n, cut)
-    floors = np.zeros(m)
-    for p in range(m):
-        attempted_sizes = sizes[attempted[:, p], p]
-        if len(attempted_sizes):
-            floors[p] = settings.floor_fraction * statistics.median(attempted_sizes.tolist())
-    return Index(students, problems, rows, attempted, sizes, ids, df, weights, indptr, members,
-                 cut, np.maximum(floors, 1.0))
+    weights = weight_of(df, cut)
+    distinctive = [[d[weights[d] > 0] for d in row] for row in rows]
+    return Index(students, problems, rows, attempted, sizes, ids, df, weights, distinctive, indptr,
+                 members, cut)
 
 
-def shared_row(index: Index, a: int) -> np.ndarray:
-    """[problem, student]: the weight student ``a`` shares with every student, per problem."""
+def shared_counts(index: Index, a: int) -> np.ndarray:
+    """[problem, student]: how many distinctive passages student ``a`` shares with each."""
     n = len(index.students)
-    out = np.zeros((len(index.problems), n))
-    for p, dense in enumerate(index.rows[a]):
-        useful = dense[index.weights[dense] > 0]
+    out = np.zeros((len(index.problems), n), dtype=np.int64)
+    for p, useful in enumerate(index.distinctive[a]):
         if not len(useful):
             continue
         starts, ends = index.indptr[useful], index.indptr[useful + 1]
-        counts = ends - starts
         who = np.concatenate([index.members[s:e] for s, e in zip(starts.tolist(), ends.tolist())])
-        out[p] = np.bincount(who, weights=np.repeat(index.weights[useful], counts), minlength=n)
+        out[p] = np.bincount(who, minlength=n)
     return out
 
 
+def holders_of_all(index: Index, p: int, shared: np.ndarray) -> int:
+    """How many students have every one of the ``shared`` distinctive passages of problem p."""
+    rarest = shared[np.argmin(index.df[shared])]
+    count = 0
+    for student in index.members[index.indptr[rarest]:index.indptr[rarest + 1]].tolist():
+        mine = index.distinctive[student][p]
+        if len(mine) >= len(shared) and np.isin(shared, mine, assume_unique=True).all():
+            count += 1
+    return count
+
+
 def score_pairs(index: Index, settings: Settings, rows: range | None = None) -> list[Pair]:
-    """Every pair (a < b, a in ``rows``) scoring at least ``report_floor``, best first."""
+    """Every pair (a < b, a in ``rows``) scoring at least the report floor, best first."""
     kept: list[Pair] = []
     n = len(index.students)
+    threshold = settings.threshold_for(n)
+    floor = settings.report_fraction * threshold
+    counts_of = np.array([[len(d) for d in row] for row in index.distinctive]).reshape(n, len(index.problems))
+    top = math.log2(max(n, 2) / 2)
     for a in rows if rows is not None else range(n):
-        shared = shared_row(index, a)
-        later = np.arange(n) > a
-        both = index.attempted[a][:, None] & index.attempted.T        # [problem, student]
-        sizes = np.minimum(index.sizes[a][:, None], index.sizes.T)
-        denominators = np.maximum(sizes, index.floors[:, None]) * both
+        shared = shared_counts(index, a)
+        both = index.attempted[a][:, None] & index.attempted.T                    # [problem, student]
+        smaller = np.minimum(counts_of[a][:, None], counts_of.T)
         with np.errstate(invalid="ignore", divide="ignore"):
-            per_problem = np.where(both, shared / np.where(both, denominators, 1.0), 0.0)
-        overall = per_problem.sum(axis=0)
-        for b in np.nonzero(later & (overall >= settings.report_floor))[0].tolist():
-            problems = {index.problems[p]: ProblemScore(float(per_problem[p, b]), float(shared[p, b]),
-                                                        float(denominators[p, b]))
-                        for p in range(len(index.problems)) if both[p, b]}
-            kept.append(Pair(index.students[a], index.students[b], float(overall[b]), problems))
+            coverage = np.where(smaller > 0, shared / np.maximum(smaller, 1), 0.0) * both
+        size = np.minimum(index.sizes[a][:, None], index.sizes.T)
+        factor = np.minimum(1.0, size / settings.small)
+        bound = (coverage ** 2 * factor).sum(axis=0) * top
+        for b in np.nonzero((np.arange(n) > a) & (bound >= floor))[0].tolist():
+            pair = _exact(index, a, b, coverage[:, b], factor[:, b], both[:, b], shared[:, b])
+            if pair.score >= floor:
+                kept.append(pair)
     kept.sort(key=lambda pair: (-pair.score, pair.a, pair.b))
     return kept
+
+
+def _exact(index: Index, a: int, b: int, coverage: np.ndarray, factor: np.ndarray,
+           both: np.ndarray, counts: np.ndarray) -> Pair:
+    n = len(index.students)
+    problems: dict[str, ProblemScore] = {}
+    total = 0.0
+    for p, problem in enumerate(index.problems):
+        if not both[p]:
+            continue
+        bits, holders = 0.0, 0
+        if counts[p]:
+            shared = np.intersect1d(index.distinctive[a][p], index.distinctive[b][p], assume_unique=True)
+            holders = max(2, holders_of_all(index, p, shared))
+            bits = float(coverage[p] ** 2 * math.log2(n / holders) * factor[p])
+        problems[problem] = ProblemScore(bits, float(coverage[p]), holders)
+        total += bits
+    return Pair(index.students[a], index.students[b], total, problems)

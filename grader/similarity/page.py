@@ -10,6 +10,7 @@ the darker, the rarer.
 from __future__ import annotations
 
 import datetime
+import math
 
 from grader.assignment import Assignment
 from grader.safetext import for_html as e
@@ -45,23 +46,27 @@ def render(pairs: list[Pair], index: Index, assignment: Assignment, paths: dict[
     parts = [f"<h1>{e(assignment.title)}: similarity</h1>",
              f"<p class='muted'>generated {e(generated)}; {result.students} students, "
              f"{result.pairs_compared} pairs; {len(result.flagged)} pairs at or above the threshold "
-             f"{settings.threshold:g}</p>",
-             "<p class='note'>A score is evidence for a person to weigh, never a verdict. It is the "
-             "share of the two submissions' distinctive code that they have in common: code handed "
-             "out in the starter counts for nothing, and a passage counts for less the more students "
-             f"wrote it (nothing once {index.cut:g} or more did). Names, comments, docstrings, "
-             "layout, the order of independent statements and dead code are ignored. Two students "
-             "can reach the same rare code independently; read the code before concluding "
-             "anything.</p>",
+             f"of {result.threshold:.1f} bits</p>",
+             "<p class='note'>A score is evidence for a person to weigh, never a verdict. It is in "
+             "bits: how surprising it would be for an independent student to have written what the "
+             "two share. Per problem: the share of the smaller version's distinctive passages that "
+             "both have (squared), times log2(students / students having all of those passages), "
+             "less for very short functions; the problems add up. Code handed out in the starter "
+             f"and passages {index.cut:g} or more students wrote (the natural solution) count for "
+             "nothing; names, comments, docstrings, layout, the order of independent statements "
+             "and dead code are ignored. Among this many pairs, about pairs &times; 2<sup>-score</sup> "
+             "would reach a score by chance, hence the threshold log2(pairs) + "
+             f"{settings.margin:g}. Students can reach the same rare code independently (a shared "
+             "tutorial, a study group); read the code before concluding anything.</p>",
              "<h2>Ranked pairs</h2><table id='pairs'><tr><th>rank</th><th>student</th><th>student</th>"
              "<th>score</th><th>flagged</th>" + "".join(f"<th>{e(p)}</th>" for p in problems) + "</tr>"]
     for rank, pair in enumerate(pairs, start=1):
-        flagged = pair.score >= settings.threshold
-        cells = "".join(f"<td class='n'>{pair.problems[p].score:.2f}</td>" if p in pair.problems
+        flagged = pair.score >= result.threshold
+        cells = "".join(f"<td class='n'>{pair.problems[p].score:.1f}</td>" if p in pair.problems
                         else "<td class='muted'>-</td>" for p in problems)
         parts.append(f"<tr class='{'flagged' if flagged else ''}' data-rank='{rank}'>"
                      f"<td class='n'><a href='#pair-{rank}'>{rank}</a></td><td class='student'>{e(pair.a)}</td>"
-                     f"<td class='student'>{e(pair.b)}</td><td class='n score'>{pair.score:.3f}</td>"
+                     f"<td class='student'>{e(pair.b)}</td><td class='n score'>{pair.score:.1f}</td>"
                      f"<td>{'yes' if flagged else 'no'}</td>{cells}</tr>")
     parts.append("</table>")
     if not pairs:
@@ -79,17 +84,16 @@ def render(pairs: list[Pair], index: Index, assignment: Assignment, paths: dict[
 def _pair_section(rank: int, pair: Pair, a: StudentCode, b: StudentCode, index: Index,
                   settings: Settings) -> str:
     parts = [f"<section class='pair' id='pair-{rank}'><h2>{rank}. {e(pair.a)} and {e(pair.b)}: "
-             f"{pair.score:.3f}</h2>",
-             "<table class='parts'><tr><th>problem</th><th>score</th><th>shared rare weight</th>"
-             "<th>out of</th></tr>"]
+             f"{pair.score:.1f} bits</h2>",
+             "<table class='parts'><tr><th>problem</th><th>bits</th><th>coverage</th>"
+             "<th>students having all of it</th></tr>"]
     for problem, part in pair.problems.items():
-        parts.append(f"<tr><td>{e(problem)}</td><td class='n'>{part.score:.2f}</td>"
-                     f"<td class='n'>{part.shared:.1f}</td><td class='n'>{part.denominator:.1f}</td></tr>")
-    parts.append("</table><p class='muted'>score = shared rare weight / out of, summed over the "
-                 "problems both attempted; \"out of\" is the distinctive weight of the less "
-                 "distinctive of the two (at least half the class median).</p>")
+        parts.append(f"<tr><td>{e(problem)}</td><td class='n'>{part.score:.1f}</td>"
+                     f"<td class='n'>{100 * part.coverage:.0f}%</td>"
+                     f"<td class='n'>{part.holders or '-'}</td></tr>")
+    parts.append("</table>")
     for salt, problem in enumerate(index.problems):
-        if problem not in pair.problems or pair.problems[problem].shared <= 0:
+        if problem not in pair.problems or pair.problems[problem].coverage <= 0:
             continue
         left, right = a.problems.get(problem), b.problems.get(problem)
         if not left or not right:
@@ -107,11 +111,13 @@ def _pair_section(rank: int, pair: Pair, a: StudentCode, b: StudentCode, index: 
 
 
 def _code(text: str, spans: dict[int, tuple[int, int]], index: Index) -> str:
-    """The text, one element per line; lines a shared rare fingerprint covers are marked, more
-    opaque the rarer the rarest fingerprint covering them."""
+    """The text, one element per line; lines a shared distinctive fingerprint covers are marked,
+    more opaque the rarer the rarest fingerprint covering them."""
     strength: dict[int, float] = {}
+    students = len(index.students)
+    top = math.log2(students / 2) if students > 2 else 1.0
     for fp, (first, last) in spans.items():
-        share = min(1.0, index.weight(fp))
+        share = min(1.0, math.log2(students / max(2, index.df[index.ids[fp]])) / top)
         for line in range(first, last + 1):
             strength[line] = max(strength.get(line, 0.0), share)
     lines = []
