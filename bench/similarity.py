@@ -81,6 +81,11 @@ def summarise(pairs, truth, students: int, label: str) -> None:
           f"({100 * len(false) / students:.2f} per 100 students)")
     ranks = sorted((rank.get(k, (None,))[0] or 10**9) for k in planted)
     print("ranks of planted pairs:", ", ".join(str(r) if r < 10**9 else "-" for r in ranks))
+    planted_scores = [rank[k][1] for k in planted if k in rank]
+    independent = [s for a, b, s, f in pairs if tuple(sorted((a, b))) not in planted]
+    if planted_scores:
+        print(f"lowest planted score {min(planted_scores):.2f}; highest independent score "
+              f"{max(independent, default=0.0):.2f}")
     worst_false = sorted(false, key=lambda f: -f[2])[:5]
     if worst_false:
         print("highest false flags:", ", ".join(f"{a}-{b} {s:.2f}" for a, b, s in worst_false))

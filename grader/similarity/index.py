@@ -82,6 +82,15 @@ class Index:
     members: np.ndarray
     cut: float
 
+    _sets: dict[tuple[int, int], frozenset[int]] = field(default_factory=dict)
+
+    def distinctive_set(self, student: int, problem: int) -> frozenset[int]:
+        key = (student, problem)
+        found = self._sets.get(key)
+        if found is None:
+            found = self._sets[key] = frozenset(self.distinctive[student][problem].tolist())
+        return found
+
     def weight(self, fp: int) -> float:
         """The weight of a raw fingerprint (0 when not in the index)."""
         dense = self.ids.get(fp)
@@ -144,12 +153,13 @@ def shared_counts(index: Index, a: int) -> np.ndarray:
 
 
 def holders_of_all(index: Index, p: int, shared: np.ndarray) -> int:
-    """How many students have every one of the ``shared`` distinctive passages of problem p."""
+    """How many students have every one of the ``shared`` distinctive passages of problem p:
+    the students on the rarest of them, checked one by one (as sets: a subset test in C)."""
     rarest = shared[np.argmin(index.df[shared])]
+    wanted = set(shared.tolist())
     count = 0
     for student in index.members[index.indptr[rarest]:index.indptr[rarest + 1]].tolist():
-        mine = index.distinctive[student][p]
-        if len(mine) >= len(shared) and np.isin(shared, mine, assume_unique=True).all():
+        if wanted <= index.distinctive_set(student, p):
             count += 1
     return count
 
