@@ -12,8 +12,9 @@ CSV it writes is read back:
 - recall of planted pairs at the default threshold, per disguise;
 - flagged independent pairs (false accusations), and per 100 students;
 - the rank of each planted pair among all pairs;
-- `--compare copydetect` runs copydetect (MOSS-style winnowing, boilerplate = the starter) on
-  the same class, one file per student holding the extracted functions, for the same figures.
+- `--compare copydetect` runs copydetect (MOSS-style winnowing, boilerplate = the starter) and
+  `--compare pycode_similar` runs pycode_similar (per-function AST diff) on the same class, one
+  text per student holding the extracted functions, for the same figures at several thresholds.
 """
 
 from __future__ import annotations
@@ -110,13 +111,14 @@ def copydetect_run(folder: str, truth, students: int, work: str) -> None:
         with open(os.path.join(files, entry.student + ".py"), "w") as handle:
             handle.write("\n\n".join(e.text for e in code.problems.values()))
     starter = extract_path(os.path.join(assignment.folder, "starter"), assignment, "starter")
-    boiler = os.path.join(work, "starter.py")
-    with open(boiler, "w") as handle:
+    boiler = os.path.join(work, "boilerplate")
+    os.makedirs(boiler, exist_ok=True)
+    with open(os.path.join(boiler, "starter.py"), "w") as handle:
         handle.write("\n\n".join(e.text for e in starter.problems.values()))
     started = time.monotonic()
-    detector = CopyDetector(test_dirs=[files], extensions=["py"], boilerplate_dirs=[], display_t=0.0,
-                            silent=True, autoopen=False, noise_t=25, guarantee_t=30)
-    detector.boilerplate_files = [boiler]
+    detector = CopyDetector(test_dirs=[files], ref_dirs=[files], boilerplate_dirs=[boiler],
+                            extensions=["py"], display_t=0.0, silent=True, autoopen=False,
+                            noise_t=25, guarantee_t=30)
     detector.run()
     seconds = time.monotonic() - started
     names = [os.path.splitext(os.path.basename(f))[0] for f in detector.test_files]
@@ -124,11 +126,50 @@ def copydetect_run(folder: str, truth, students: int, work: str) -> None:
     scores = []
     for i in range(len(names)):
         for j in range(i + 1, len(names)):
-            scores.append((names[i], names[j], float(min(matrix[i, j, 0], matrix[i, j, 1]))
-                           if matrix.ndim == 3 else float(matrix[i, j])))
+            # copydetect's pair similarity: the share of each file's tokens in the other; the
+            # smaller of the two (as its report ranks pairs), clipped below at 0.
+            scores.append((names[i], names[j], max(0.0, float(min(matrix[i, j, 0], matrix[i, j, 1])))))
+    for threshold in (0.3, 0.5, 0.7, 0.9):
+        pairs = [(a, b, s, s >= threshold) for a, b, s in scores]
+        summarise(pairs, truth, students, f"copydetect 0.5.0 (noise_t=25, guarantee_t=30), "
+                  f"threshold {threshold}; {seconds:.1f} s")
+
+
+def pycode_similar_run(folder: str, truth, students: int, work: str) -> None:
+    """pycode_similar (per-function AST dumps compared with difflib) on the extracted functions:
+    each student as reference against every later student."""
+    from grader.assignment import find
+    from grader import classlist
+    from grader.similarity.extract import extract_path
+
+    try:
+        import pycode_similar
+    except ImportError:
+        print("\n== pycode_similar: not installed (pip install pycode_similar)")
+        return
+    assignment = find("nn_basics")
+    codes = []
+    for entry in classlist.discover(folder, os.path.join(work, "stage2")).entries:
+        code = extract_path(entry.path, assignment, entry.student)
+        codes.append((entry.student, "\n\n".join(e.text for e in code.problems.values())))
+    started = time.monotonic()
+    scores = []
+    for i, (name, text) in enumerate(codes[:-1]):
+        others = codes[i + 1:]
+        try:
+            results = pycode_similar.detect([text] + [t for _, t in others],
+                                            diff_method=pycode_similar.UnifiedDiff, keep_prints=True,
+                                            module_level=False)
+        except Exception:  # noqa: BLE001 - a file it cannot parse: no score
+            continue
+        for index, result in results:
+            plagiarism = pycode_similar.summarize(result)
+            scores.append((name, others[index - 1][0], float(plagiarism[0])))
+    seconds = time.monotonic() - started
     for threshold in (0.5, 0.7, 0.9):
         pairs = [(a, b, s, s >= threshold) for a, b, s in scores]
-        summarise(pairs, truth, students, f"copydetect 0.5.0 (k=25, w=30), threshold {threshold}; {seconds:.1f} s")
+        summarise(pairs, truth, students, f"pycode_similar 1.4 (UnifiedDiff), threshold {threshold}; "
+                  f"{seconds:.1f} s")
 
 
 def main() -> None:
@@ -137,7 +178,7 @@ def main() -> None:
     parser.add_argument("--per-disguise", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--compare", choices=("copydetect",), action="append", default=[])
+    parser.add_argument("--compare", choices=("copydetect", "pycode_similar"), action="append", default=[])
     parser.add_argument("--keep", help="keep the generated class and outputs in this folder")
     args = parser.parse_args()
     work = args.keep or tempfile.mkdtemp(prefix="grader-sim-bench-")
@@ -152,6 +193,8 @@ def main() -> None:
     summarise(read_pairs(os.path.join(out, "similarity.csv")), truth, total, "grader similarity, default threshold")
     if "copydetect" in args.compare:
         copydetect_run(folder, truth, total, work)
+    if "pycode_similar" in args.compare:
+        pycode_similar_run(folder, truth, total, work)
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
 
