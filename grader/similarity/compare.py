@@ -19,7 +19,7 @@ from grader import classlist, outfile, safetext
 from grader.assignment import Assignment
 from grader.similarity.extract import StudentCode, extract_path
 from grader.similarity.fingerprint import fingerprints
-from grader.similarity.index import Pair, Settings, build, score_pairs
+from grader.similarity.index import Pair, Settings, as_array, build, score_pairs
 
 CSV_NAME = "similarity.csv"
 HTML_NAME = "similarity.html"
@@ -54,11 +54,13 @@ def student_prints(code: StudentCode, problems: list[str]) -> list[set[int] | No
     return row
 
 
-def _extract_one(job: tuple[str, str]) -> tuple[list[set[int] | None], list[str]]:
+def _extract_one(job: tuple[str, str]) -> tuple[list, list[str]]:
+    """One student's fingerprints as int64 arrays (compact to send back and to keep)."""
     student, path = job
     assert _ASSIGNMENT is not None
     code = extract_path(path, _ASSIGNMENT, student)
-    return student_prints(code, [p.id for p in _ASSIGNMENT.problems]), code.notes
+    row = student_prints(code, [p.id for p in _ASSIGNMENT.problems])
+    return [as_array(fps) if fps is not None else None for fps in row], code.notes
 
 
 def starter_prints(assignment: Assignment) -> set[int]:

@@ -71,10 +71,10 @@ class Pair:
 class Index:
     students: list[str]
     problems: list[str]
-    rows: list[list[np.ndarray]]      # [student][problem] -> dense fingerprint ids (sorted)
+    rows: list[list[np.ndarray]]      # [student][problem] -> dense fingerprint ids
     attempted: np.ndarray             # [student, problem] bool
     sizes: np.ndarray                 # [student, problem] fingerprints after the starter's are removed
-    ids: dict[int, int]               # fingerprint -> dense id
+    unique: np.ndarray                # sorted fingerprints; a fingerprint's dense id is its position
     df: np.ndarray                    # [id] students having it
     weights: np.ndarray               # [id] 1.0 for a distinctive fingerprint, else 0
     distinctive: list[list[np.ndarray]]   # [student][problem] -> its distinctive ids (sorted)
@@ -91,10 +91,18 @@ class Index:
             found = self._sets[key] = frozenset(self.distinctive[student][problem].tolist())
         return found
 
+    def dense_id(self, fp: int) -> int | None:
+        position = int(np.searchsorted(self.unique, fp))
+        return position if position < len(self.unique) and int(self.unique[position]) == fp else None
+
     def weight(self, fp: int) -> float:
-        """The weight of a raw fingerprint (0 when not in the index)."""
-        dense = self.ids.get(fp)
+        """1.0 for a distinctive fingerprint, 0.0 otherwise (or when not in the index)."""
+        dense = self.dense_id(fp)
         return float(self.weights[dense]) if dense is not None else 0.0
+
+    def df_of(self, fp: int) -> int:
+        dense = self.dense_id(fp)
+        return int(self.df[dense]) if dense is not None else 0
 
 
 def weight_of(df: np.ndarray, cut: float) -> np.ndarray:
@@ -102,40 +110,47 @@ def weight_of(df: np.ndarray, cut: float) -> np.ndarray:
     return ((df >= 2) & (df < cut)).astype(float)
 
 
-def build(students: list[str], problems: list[str], prints: list[list[set[int] | None]],
-          excluded: set[int], settings: Settings) -> Index:
-    """The index over every student's fingerprints (None: the problem was not attempted),
-    without the ``excluded`` ones (the starter's)."""
-    ids: dict[int, int] = {}
-    rows: list[list[np.ndarray]] = []
+def as_array(fps) -> np.ndarray:
+    """A set (or array) of fingerprints as a sorted int64 array: what is kept per student."""
+    if isinstance(fps, np.ndarray):
+        return np.unique(fps.astype(np.int64, copy=False))
+    return np.unique(np.fromiter(fps, dtype=np.int64, count=len(fps)))
+
+
+def build(students: list[str], problems: list[str], prints: list[list], excluded: set[int],
+          settings: Settings) -> Index:
+    """The index over every student's fingerprints (per problem a set or array of them; None:
+    not attempted), without the ``excluded`` ones (the starter's). Built with numpy alone: the
+    class's fingerprints are held as int64 arrays, not Python sets."""
     n, m = len(students), len(problems)
     attempted = np.zeros((n, m), dtype=bool)
     sizes = np.zeros((n, m), dtype=np.int64)
+    drop = as_array(excluded)
+    parts: list[np.ndarray] = []
     for s, row in enumerate(prints):
-        dense_row = []
         for p, fps in enumerate(row):
             if fps is None:
-                dense_row.append(np.empty(0, dtype=np.int64))
+                parts.append(np.empty(0, dtype=np.int64))
                 continue
             attempted[s, p] = True
-            dense = np.fromiter((ids.setdefault(fp, len(ids)) for fp in fps if fp not in excluded),
-                                dtype=np.int64)
-            dense.sort()
-            dense_row.append(dense)
-            sizes[s, p] = len(dense)
-        rows.append(dense_row)
-    everyone = [d for row in rows for d in row]
-    all_ids = np.concatenate(everyone) if everyone else np.empty(0, dtype=np.int64)
-    owners = np.concatenate([np.full(len(d), s, dtype=np.int64) for s, row in enumerate(rows) for d in row]) \
-        if everyone else np.empty(0, dtype=np.int64)
-    df = np.bincount(all_ids, minlength=len(ids))
-    order = np.argsort(all_ids, kind="stable")
-    members = owners[order]
+            kept = as_array(fps)
+            kept = kept[~np.isin(kept, drop, assume_unique=True)]
+            sizes[s, p] = len(kept)
+            parts.append(kept)
+    everything = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    unique, dense = np.unique(everything, return_inverse=True)
+    del everything
+    bounds = np.concatenate([[0], np.cumsum([len(part) for part in parts])])
+    del parts
+    rows = [[dense[bounds[s * m + p]:bounds[s * m + p + 1]] for p in range(m)] for s in range(n)]
+    owners = np.repeat(np.arange(n, dtype=np.int64), sizes.sum(axis=1))
+    df = np.bincount(dense, minlength=len(unique))
+    members = owners[np.argsort(dense, kind="stable")]
     indptr = np.concatenate([[0], np.cumsum(df)])
     cut = max(float(settings.min_cut), settings.common * n)
     weights = weight_of(df, cut)
     distinctive = [[d[weights[d] > 0] for d in row] for row in rows]
-    return Index(students, problems, rows, attempted, sizes, ids, df, weights, distinctive, indptr,
+    return Index(students, problems, rows, attempted, sizes, unique, df, weights, distinctive, indptr,
                  members, cut)
 
 

@@ -23,7 +23,7 @@ body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1500px}
 table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #ccc;padding:.2em .5em;text-align:left}
 td.n{text-align:right;font-variant-numeric:tabular-nums}tr.flagged td{background:#fff1f0}
 .muted{color:#666}.note{background:#f6f8fa;border-left:4px solid #888;padding:.5em 1em}
-.side{display:grid;grid-template-columns:1fr 1fr;gap:1em}
+.side{display:grid;grid-template-columns:minmax(0,1fr) minmax(0,1fr);gap:1em}
 pre.code{background:#fafafa;border:1px solid #ddd;padding:.4em;overflow-x:auto;font-size:12px;margin:0}
 pre.code span.line{display:block;white-space:pre}
 mark.match{display:block;white-space:pre;background:rgba(255,170,0,var(--w,.5));color:inherit}
@@ -117,7 +117,7 @@ def _code(text: str, spans: dict[int, tuple[int, int]], index: Index) -> str:
     students = len(index.students)
     top = math.log2(students / 2) if students > 2 else 1.0
     for fp, (first, last) in spans.items():
-        share = min(1.0, math.log2(students / max(2, index.df[index.ids[fp]])) / top)
+        share = min(1.0, math.log2(students / max(2, index.df_of(fp))) / top)
         for line in range(first, last + 1):
             strength[line] = max(strength.get(line, 0.0), share)
     lines = []
