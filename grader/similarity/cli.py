@@ -37,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="processes reading submissions (default: one per CPU)")
 
 
-def add_parser(subparsers) -> argparse.ArgumentParser:
+def add_parser(subparsers: "argparse._SubParsersAction") -> argparse.ArgumentParser:
     """Add ``similarity`` to ``grader``'s subcommands."""
     parser = subparsers.add_parser("similarity", help="compare every pair of students' code; "
                                    "write similarity.html and similarity.csv (evidence, not a verdict)")

@@ -11,12 +11,16 @@ from __future__ import annotations
 
 import datetime
 import math
+from typing import TYPE_CHECKING
 
 from grader.assignment import Assignment
 from grader.safetext import for_html as e
 from grader.similarity.extract import StudentCode, extract_path
 from grader.similarity.fingerprint import K, fingerprints
 from grader.similarity.index import Index, Pair, Settings
+
+if TYPE_CHECKING:
+    from grader.similarity.compare import Result
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:1.5em;color:#222;max-width:1500px}
@@ -32,7 +36,7 @@ section.pair{border-top:2px solid #ccc;margin-top:1.5em;padding-top:.5em}
 
 
 def render(pairs: list[Pair], index: Index, assignment: Assignment, paths: dict[str, str],
-           settings: Settings, result) -> str:
+           settings: Settings, result: "Result") -> str:
     """The page for ``pairs`` (already ranked), reading the shown students' code again."""
     cache: dict[str, StudentCode] = {}
 
