@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import resource
 import shutil
@@ -90,6 +91,27 @@ def summarise(pairs, truth, students: int, label: str) -> None:
     worst_false = sorted(false, key=lambda f: -f[2])[:5]
     if worst_false:
         print("highest false flags:", ", ".join(f"{a}-{b} {s:.2f}" for a, b, s in worst_false))
+
+
+def undone(folder: str, truth) -> None:
+    """Per disguise, the share of a copy's functions whose normalised token stream is exactly
+    its original's (the disguise fully undone, not merely outweighed)."""
+    from grader import classlist
+    from grader.assignment import find
+    from grader.similarity.extract import extract_path
+
+    assignment = find("nn_basics")
+    paths = {e.student: e.path for e in classlist.discover(folder, tempfile.mkdtemp()).entries}
+    per: dict[str, list[int]] = {}
+    for planted in truth["planted"]:
+        original = extract_path(paths[planted["original"]], assignment)
+        copy = extract_path(paths[planted["copy"]], assignment)
+        for problem, code in original.problems.items():
+            same = problem in copy.problems and [t.text for t in code.tokens] == [t.text for t in copy.problems[problem].tokens]
+            per.setdefault("+".join(planted["disguises"]), []).append(int(same))
+    print("\nfunctions whose normalised stream equals the original's, per disguise:")
+    for name, same in per.items():
+        print(f"  {name:42} {sum(same)}/{len(same)}")
 
 
 def copydetect_run(folder: str, truth, students: int, work: str) -> None:
@@ -191,6 +213,9 @@ def main() -> None:
     seconds, peak = run_similarity(folder, out, args.jobs, [])
     print(f"grader similarity: {seconds:.1f} s wall, peak RSS {peak:.0f} MB (largest process)")
     summarise(read_pairs(os.path.join(out, "similarity.csv")), truth, total, "grader similarity, default threshold")
+    print(f"default threshold: log2({total * (total - 1) // 2} pairs) + 4 = "
+          f"{math.log2(total * (total - 1) // 2) + 4:.2f} bits")
+    undone(folder, truth)
     if "copydetect" in args.compare:
         copydetect_run(folder, truth, total, work)
     if "pycode_similar" in args.compare:
