@@ -354,8 +354,6 @@ class _Tokens:
                 for item in value:
                     if isinstance(item, ast.AST):
                         out += self.expr(item)
-            elif isinstance(value, (str, int)) and name not in ("lineno", "col_offset", "kind"):
-                pass
         if len(out) > 1 and isinstance(node, (ast.Tuple, ast.List)):
             out.append(Token(")", line))
         return out
