@@ -35,6 +35,7 @@ from grader.assignment import Assignment
 from grader.executors import (STATUS_ERROR, STATUS_GRADED, STATUS_TIMEOUT, DaskExecutor, Job,
                               LocalExecutor, Outcome)
 from grader.gradebook import Gradebook, Run, now
+from grader.sandbox import hide
 
 DB_NAME = "gradebook.sqlite"
 
@@ -172,6 +173,7 @@ def _lock(out_dir: str):
 def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, started: float, *,
                 assignment_ref: str, jobs: int, executor: str, scheduler: str | None,
                 sandbox_mode: str, force: bool, retry_errors: bool, progress_stream, log) -> BatchResult:
+    hide(out_dir)  # earlier reports and results: no worker may read them, wherever they lie
     found = classlist.discover(submissions_dir, staging=os.path.join(out_dir, ".staging"))
     for note in found.skipped:
         log(f"skipped {note}")

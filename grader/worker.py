@@ -65,6 +65,8 @@ def limit_error(exc: BaseException) -> dict | None:
         kind, message = "Timeout", f"CPU time limit of {LIMITS.get('cpu_seconds', 0)} s exceeded"
     elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         kind, message = "LimitExceeded", f"file size limit of {_mib(LIMITS.get('file_size_mb', 0))} exceeded"
+    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and LIMITS.get("disk_mb"):
+        kind, message = "LimitExceeded", f"disk limit of {_mib(LIMITS['disk_mb'])} exceeded"
     elif isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         kind, message = "LimitExceeded", f"open files limit of {LIMITS.get('open_files', 0)} exceeded"
     elif isinstance(exc, OSError) and exc.errno == errno.EAGAIN and "fork" in "".join(
@@ -650,6 +652,19 @@ def _remove_ipc() -> None:
                 remove(ident, 0, None)
 
 
+def _open_up(path: str) -> None:
+    """Give every folder under ``path`` back to its owner (us), before rmtree descends."""
+    folders = [path]
+    while folders:
+        folder = folders.pop()
+        try:
+            os.chmod(folder, 0o700)
+            with os.scandir(folder) as entries:
+                folders += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass
+
+
 def _empty(folder: str) -> None:
     import shutil
 
@@ -660,12 +675,24 @@ def _empty(folder: str) -> None:
     for name in names:
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):
+            _open_up(path)  # a folder chmod-ed to 0 would stop rmtree
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _copy_in(source: str, target: str) -> None:
+    """The student's files into the bounded /submission (sandbox.py); what does not fit is left out."""
+    import shutil
+
+    if os.path.isdir(source):
+        try:
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        except (OSError, shutil.Error):
+            pass
 
 
 class Zygote:
@@ -706,6 +733,7 @@ class Zygote:
                 os.dup2(out_fd, 1)
                 os.dup2(out_fd, 2)
                 os.close(out_fd)
+                _copy_in("/submission.in", "/submission")
                 os.set_inheritable(read_fd, False)
                 os.set_inheritable(write_fd, False)
                 Worker(read_fd, write_fd, self.factories, request["root"]).serve()
@@ -733,7 +761,7 @@ class Zygote:
             except ChildProcessError:  # not ours: the sandbox's init reaps them
                 time.sleep(0.001)
         if request.get("clean"):
-            for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            for folder in ("/tmp", "/var/tmp", "/dev/shm", "/submission"):
                 _empty(folder)
             _remove_ipc()
         self.reply({"ok": True})
