@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 STATUS_GRADED, STATUS_UNREADABLE, STATUS_TIMEOUT, STATUS_ERROR = "graded", "unreadable", "timeout", "grader-error"
 RECYCLE_AFTER = 500          # a grading process is replaced after this many submissions (a safety net: its memory stays flat)
 STARTUP_SECONDS = 60
+STOP_SECONDS = 10            # a grading process told to finish gets this long before SIGKILL
 
 
 @dataclass
@@ -86,6 +87,13 @@ def serve() -> None:
         channel.write(json.dumps(reply) + "\n")
         channel.flush()
 
+    try:
+        _serve(answer, assignments, grade_each)
+    finally:
+        zygotes.close_all()  # its temporary folder goes with it
+
+
+def _serve(answer, assignments, grade_each) -> None:
     requests = _Requests(sys.stdin)
     loaded: dict[str, object] = {}
     while (first := requests.peek()) is not None:
@@ -117,7 +125,6 @@ def serve() -> None:
         except Exception as exc:  # noqa: BLE001 - e.g. the reference would not load
             if in_flight:
                 answer(exc, warnings)
-    zygotes.close_all()
 
 
 class _Requests:
@@ -138,6 +145,17 @@ class _Requests:
     def take(self) -> dict | None:
         request, self.next = self.peek(), None
         return request
+
+
+def python_command(module: str, *args: str) -> list[str]:
+    """``python -m MODULE ARGS`` for one of our own modules, imported from the package this
+    process runs, never from the caller's working directory: a course repository holding a
+    folder named ``grader`` must not change what code grades (``-P`` keeps the working directory
+    out of sys.path, the explicit entry puts our package first)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-P", "-c", code, root, module, *args]
 
 
 def _die_with_parent() -> None:
@@ -162,14 +180,21 @@ class GradingProcess:
         self.process: subprocess.Popen | None = None
         self.channel = None
         self.done = 0
+        self.tmpdir: str | None = None
+        self._stopping = threading.Lock()
 
     def start(self) -> None:
+        """Start the grading process with a temporary folder of its own (its TMPDIR), which
+        this side removes when it stops, however the process ended (a SIGKILL on timeout
+        included): nothing it or its warm sandbox made outlives it."""
+        self.tmpdir = tempfile.mkdtemp(prefix="grader-slot-")
         read_fd, write_fd = os.pipe()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1",
+                   TMPDIR=self.tmpdir)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader.executors"], stdin=subprocess.PIPE,
+                python_command("grader.executors"), stdin=subprocess.PIPE,
                 stdout=log, stderr=log, pass_fds=(write_fd,), env=env, start_new_session=True,
                 text=True)
         finally:
@@ -179,20 +204,40 @@ class GradingProcess:
         self.channel = os.fdopen(read_fd, "rb", buffering=0)
         self.done = 0
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """End the grading process: with ``grace``, first let it finish on end of input (it
+        closes its warm sandbox itself); then SIGKILL whatever is left, and remove its
+        temporary folder."""
+        with self._stopping:
+            self._stop_locked(grace)
+
+    def _stop_locked(self, grace: float) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait()
-        if process.stdin:
-            process.stdin.close()
+        if process is not None:
+            if grace and process.stdin:
+                try:
+                    process.stdin.close()
+                    process.wait(timeout=grace)
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            process.wait()
+            if process.stdin:
+                try:
+                    process.stdin.close()
+                except OSError:
+                    pass
         if self.channel:
             self.channel.close()
             self.channel = None
+        if self.tmpdir:
+            from grader.sandbox import remove_tree
+
+            remove_tree(self.tmpdir)
+            self.tmpdir = None
 
     def grade(self, job: Job) -> Outcome:
         started = time.time()
@@ -277,19 +322,24 @@ class LocalExecutor:
             except BaseException as exc:  # noqa: BLE001 - reported to the main thread
                 results.put(exc)
             finally:
-                slot.stop()
+                slot.stop(grace=STOP_SECONDS)
 
         threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in slots]
         for thread in threads:
             thread.start()
+        finished = False
         try:
             for _ in range(len(jobs)):
                 item = results.get()
                 if isinstance(item, BaseException):
                     raise item
                 on_done(item)
+            finished = True
         finally:
             self._stop.set()
+            if finished:  # each thread is ending its grading process gently: let it
+                for thread in threads:
+                    thread.join(timeout=STOP_SECONDS + 5)
             for slot in slots:
                 slot.stop()
             for thread in threads:
@@ -336,8 +386,8 @@ def grade_packed(packed: dict, assignment: str, sandbox_mode: str, timeout: floa
                 with open(full, "wb") as handle:
                     handle.write(data)
         out = os.path.join(temporary, "report.json")
-        command = [sys.executable, "-m", "grader", "run", target, "--assignment", assignment,
-                   "--sandbox", sandbox_mode, "--json", out, "--quiet"]
+        command = python_command("grader", "run", target, "--assignment", assignment,
+                                 "--sandbox", sandbox_mode, "--json", out, "--quiet")
         answer: dict = {"worker": f"dask:{socket.gethostname()}:{os.getpid()}"}
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,

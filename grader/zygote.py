@@ -4,8 +4,12 @@ starting every time (about 0.1 s of CPU per submission).
 
 Nothing of one student's run reaches the next: when a submission is done with (and before the
 next one's files are copied in, if that did not happen), the zygote kills every other process in
-the sandbox's PID namespace, empties /tmp, /var/tmp and /dev/shm, removes System V IPC objects,
-and the grader deletes every file under the shared submission folder. Each worker is a fork of the zygote as it was before any student code ran;
+the sandbox's PID namespace, empties /tmp, /dev/shm and /submission (opening up folders a
+student chmod-ed to 0 first), removes System V IPC objects, and the grader deletes the host copy
+the next worker's /submission is filled from. Kernel keyrings and POSIX message queues, which
+nothing inside could list or remove, cannot be created at all (sandbox.py's seccomp filter).
+The zygote's temporary folder goes when it is closed, at exit, or with the batch's grading
+process's own temporary folder (executors.py). Each worker is a fork of the zygote as it was before any student code ran;
 the zygote is not dumpable, so a worker cannot ptrace it or read its memory. A worker that kills
 the zygote only ends its own grading: the grader starts a new zygote. Used only in bubblewrap
 mode (in process mode a worker runs with the grader's own privileges and could reach the
@@ -14,9 +18,9 @@ zygote).
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -115,11 +119,7 @@ class Zygote:
         self.request({"op": "sweep", "clean": clean})
         if clean:
             for name in os.listdir(self.shared):
-                path = os.path.join(self.shared, name)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.unlink(path)
+                sandbox.remove_tree(os.path.join(self.shared, name))
             self.clean = True
 
     def wait(self, pid: int, timeout: float) -> tuple[int | None, WorkerExit | None]:
@@ -146,7 +146,7 @@ class Zygote:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        sandbox.remove_tree(self.workdir)
 
 
 _WARM: dict[tuple, Zygote] = {}
@@ -167,6 +167,10 @@ def warm(limits: sandbox.Limits, factories: str | None, hidden: list[str]) -> Zy
 
 
 def close_all() -> None:
+    """Close every zygote of this process, removing its temporary folder."""
     for zygote in _WARM.values():
         zygote.close()
     _WARM.clear()
+
+
+atexit.register(close_all)  # an exception that ends the process still removes the folders

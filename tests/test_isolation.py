@@ -258,3 +258,40 @@ def test_no_installed_assignment_nor_the_report_folder_is_visible(tmp_path, insi
         leaked = {path: what for path, what in seen.items()
                   if what not in ([], "FileNotFoundError", "PermissionError", "")}
         assert not leaked, (student, leaked)
+
+
+# ------------------------------------------------------------------ 4. the caller's folder
+
+@bwrap_only
+def test_a_grader_folder_in_the_working_directory_changes_nothing(tmp_path):
+    course = tmp_path / "course"
+    marker = tmp_path / "impostor-ran"
+    write_folder(course, {"grader/__init__.py": f"open({str(marker)!r}, 'w').close()\n"
+                                                "raise SystemExit('impostor grader')\n",
+                          "grader/executors.py": "raise SystemExit('impostor')\n"})
+    subs = tmp_path / "subs"
+    for name in ("alice", "bob"):
+        shutil.copytree(FIXTURES / "modules_correct", subs / name)
+    out = tmp_path / "out"
+    done = cli("batch", str(subs), "--assignment", "nn_basics", "--out", str(out), "-j", "1",
+               cwd=course)
+    assert done.returncode == 0, done.stdout + done.stderr
+    everyone = reports(out)
+    assert set(everyone) == {"alice", "bob"}
+    assert all(r["score"] == r["max_score"] for r in everyone.values())
+    assert not marker.exists()
+
+
+# ------------------------------------------------------------------ 5. no temporary folder left
+
+@bwrap_only
+def test_a_batch_leaves_nothing_in_tmpdir(tmp_path):
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    subs = tmp_path / "subs"
+    for name in ("alice", "bob", "carol"):
+        write_folder(subs / name, {"probe.py": "def probe():\n    return {'ok': True}\n"})
+    assignment = probe_assignment(tmp_path / "probe")
+    batch(subs, assignment, tmp_path / "out", env={"TMPDIR": str(private), "GRADER_ASSIGNMENTS": ""})
+    assert len(reports(tmp_path / "out")) == 3
+    assert sorted(os.listdir(private)) == []
