@@ -178,6 +178,7 @@ def _installed_assignments() -> list[str]:
                     reference = tomllib.load(handle).get("reference")
             except (OSError, ValueError):
                 continue
+            paths.append(folder)
             if isinstance(reference, str):
                 paths.append(os.path.normpath(os.path.join(folder, reference)))
     return paths

@@ -295,3 +295,29 @@ def test_a_batch_leaves_nothing_in_tmpdir(tmp_path):
     batch(subs, assignment, tmp_path / "out", env={"TMPDIR": str(private), "GRADER_ASSIGNMENTS": ""})
     assert len(reports(tmp_path / "out")) == 3
     assert sorted(os.listdir(private)) == []
+
+
+@bwrap_only
+def test_a_killed_grading_process_leaves_nothing_either(tmp_path, monkeypatch):
+    """SIGKILL (what a timeout does to a grading process) gives it no chance to clean up: the
+    batch removes its temporary folder, warm sandbox included."""
+    import signal
+    import tempfile
+
+    from grader.executors import GradingProcess, Job
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(private))
+    monkeypatch.setenv("TMPDIR", str(private))
+    slot = GradingProcess("test", None)
+    job = Job(student="alice", path=str(FIXTURES / "modules_correct"), assignment="nn_basics",
+              sandbox="bubblewrap", timeout=120)
+    try:
+        assert slot.grade(job).status == "graded"
+        assert list(private.glob("**/grader-zygote-*"))  # the warm sandbox's folder, to be removed
+        os.kill(slot.process.pid, signal.SIGKILL)
+        slot.process.wait()
+    finally:
+        slot.stop()
+    assert sorted(os.listdir(private)) == []
