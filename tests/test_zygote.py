@@ -16,7 +16,9 @@ pytestmark = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None,
                                 reason="warm sandboxes exist only in bubblewrap mode")
 
 PROBE = '''
-import glob, os, subprocess, sys
+import glob, os, platform, subprocess, sys
+
+KEYCTL = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[platform.machine()]
 
 
 def plant():
@@ -29,16 +31,26 @@ def plant():
     shmid = libc.shmget(0x4752, 4096, 0o1666)  # IPC_CREAT | 0666
     with open("/submission/planted.py", "w") as handle:
         handle.write("x = 1")
+    for place in ("/tmp", "/dev/shm", "/submission"):  # folders the sweep cannot enter as they are
+        os.makedirs(place + "/locked/inner")
+        os.chmod(place + "/locked/inner", 0)
+        os.chmod(place + "/locked", 0)
+    libc.mq_open(b"/planted", os.O_CREAT | os.O_RDWR, 0o600, None)
+    libc.syscall(KEYCTL[0], b"user", b"planted", b"secret", 6, -4)  # add_key to the user keyring
     return shmid
 
 
 def observe():
     """What the next student can see."""
+    import ctypes
+    libc = ctypes.CDLL(None)
     with open("/proc/sysvipc/shm") as handle:
         segments = len(handle.read().splitlines()) - 1
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
     return {"tmp": sorted(os.listdir("/tmp")), "segments": segments, "processes": len(pids),
-            "submission": sorted(os.listdir("/submission"))}
+            "submission": sorted(os.listdir("/submission")), "shm": sorted(os.listdir("/dev/shm")),
+            "mqueue": libc.mq_open(b"/planted", os.O_RDONLY) >= 0,
+            "key": libc.syscall(KEYCTL[2], 10, -4, b"user", b"planted", 0) >= 0}
 '''
 
 KILLER = PROBE.replace("def plant", "def _plant") + '''
@@ -99,6 +111,7 @@ def test_nothing_of_one_student_reaches_the_next(tmp_path, probe_assignment):
     assert seen["tmp"] == baseline["tmp"] and "planted.txt" not in seen["tmp"]
     assert seen["segments"] == baseline["segments"] == 0
     assert len(seen["submission"]) == 1 and "planted.py" not in seen["submission"]  # its own copy only
+    assert seen["shm"] == baseline["shm"] == [] and not seen["mqueue"] and not seen["key"]
     assert seen["processes"] <= baseline["processes"] + 1  # the zygote itself
 
 
