@@ -181,12 +181,15 @@ class GradingProcess:
         self.channel = None
         self.done = 0
         self.tmpdir: str | None = None
+        self.closed = False  # set once the batch is over: no new process may start after it
         self._stopping = threading.Lock()
 
     def start(self) -> None:
         """Start the grading process with a temporary folder of its own (its TMPDIR), which
         this side removes when it stops, however the process ended (a SIGKILL on timeout
         included): nothing it or its warm sandbox made outlives it."""
+        if self.closed:
+            raise RuntimeError(f"{self.name} is closed")
         self.tmpdir = tempfile.mkdtemp(prefix="grader-slot-")
         read_fd, write_fd = os.pipe()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
@@ -328,6 +331,7 @@ class LocalExecutor:
         for thread in threads:
             thread.start()
         finished = False
+        restore = _exit_on_sigterm()
         try:
             for _ in range(len(jobs)):
                 item = results.get()
@@ -341,9 +345,26 @@ class LocalExecutor:
                 for thread in threads:
                     thread.join(timeout=STOP_SECONDS + 5)
             for slot in slots:
+                slot.closed = True
                 slot.stop()
             for thread in threads:
                 thread.join(timeout=5)
+            restore()
+
+
+def _exit_on_sigterm():
+    """SIGTERM to the batch (a scheduler's stop, ``kill``) ends it as an exception would, so
+    the grading processes are stopped and their temporary folders removed; returns the undo.
+    Only where SIGTERM still has its default action and in the main thread."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return lambda: None
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # ------------------------------------------------------------------ Dask

@@ -154,6 +154,8 @@ _WARM: dict[tuple, Zygote] = {}
 
 def warm(limits: sandbox.Limits, factories: str | None, hidden: list[str]) -> Zygote | None:
     """This process's zygote for these settings, started on first use (None if it can't)."""
+    if sandbox.seccomp_program() is None:
+        return None  # keyrings and message queues could not be refused: a fresh sandbox each time
     key = (limits, factories, tuple(hidden))
     zygote = _WARM.get(key)
     if zygote is not None and zygote.alive and zygote.process.poll() is None:

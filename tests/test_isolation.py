@@ -321,3 +321,35 @@ def test_a_killed_grading_process_leaves_nothing_either(tmp_path, monkeypatch):
     finally:
         slot.stop()
     assert sorted(os.listdir(private)) == []
+
+
+@bwrap_only
+def test_sigterm_to_a_batch_leaves_nothing_in_tmpdir(tmp_path):
+    """``kill`` of a batch in the middle of grading: it stops as an exception would, and its
+    grading processes' folders (warm sandboxes included) are removed."""
+    import signal
+    import time
+
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    subs = tmp_path / "subs"
+    for name in ("alice", "bob"):
+        write_folder(subs / name, {"probe.py": "import time\n\ndef probe():\n    time.sleep(30)\n"})
+    assignment = probe_assignment(tmp_path / "probe")
+    with open(assignment / "assignment.toml", "a") as handle:
+        handle.write("\n[limits]\ncall_seconds = 60\n")
+    command = [sys.executable, "-P", "-m", "grader", "batch", str(subs), "--assignment",
+               str(assignment), "--out", str(tmp_path / "out"), "-j", "1"]
+    batch_process = subprocess.Popen(command, env=dict(os.environ, TMPDIR=str(private)),
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while not list(private.glob("**/grader-zygote-*")) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert list(private.glob("**/grader-zygote-*")), "the warm sandbox never started"
+        batch_process.send_signal(signal.SIGTERM)
+        assert batch_process.wait(timeout=30) != 0
+    finally:
+        batch_process.kill()
+    time.sleep(0.5)
+    assert sorted(os.listdir(private)) == []
