@@ -35,6 +35,8 @@ def writable(path):
         return False
 seen["writable"] = {p: writable(p) for p in ("/tmp", "/usr", sys.prefix, sys.base_prefix, "/")}
 seen["tmp"] = os.listdir("/tmp")
+seen["sizes"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", "/dev/shm")}
+seen["var_tmp"] = os.path.realpath("/var/tmp")
 libc = ctypes.CDLL(None, use_errno=True)
 seen["new_userns"] = libc.unshare(0x10000000) == 0
 print(json.dumps(seen))
@@ -79,6 +81,9 @@ def test_sandbox_sees_nothing_of_the_host(tmp_path):
     interpreter_dirs = {p.split("/")[2] for p in (sys.prefix, sys.base_prefix) if p.startswith("/tmp/")}
     assert set(seen["tmp"]) - interpreter_dirs == {"probe-write"}, seen["tmp"]
     assert seen["new_userns"] is False                     # no nested user namespaces
+    # tmpfs is memory: bounded, so that one student cannot fill the host's (/var/tmp is /tmp)
+    disk = sandbox.Limits().disk_mb * 1024 * 1024
+    assert seen["sizes"] == {"/tmp": disk, "/dev/shm": disk} and seen["var_tmp"] == "/tmp"
 
 
 def test_hidden_paths_inside_bound_directories_are_covered(tmp_path):
