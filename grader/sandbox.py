@@ -117,7 +117,7 @@ INSTALL_HINT = ("install bubblewrap for the real sandbox (Debian/Ubuntu: sudo ap
                 "bubblewrap; Fedora: sudo dnf install bubblewrap)")
 
 
-@functools.lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=None)
 def _bwrap_supports(option: str) -> bool:
     bwrap = shutil.which("bwrap")
     if bwrap is None:
@@ -128,6 +128,18 @@ def _bwrap_supports(option: str) -> bool:
     except (OSError, subprocess.TimeoutExpired):
         return False
     return option in done.stdout + done.stderr
+
+
+def disk_bounded() -> bool:
+    """Whether this bwrap can size a tmpfs (``--size``, bubblewrap 0.8): older ones still
+    sandbox, with /tmp, /dev/shm and /submission bounded only by the host's memory."""
+    return _bwrap_supports("--size")
+
+
+def _limits_json(limits: Limits, disk: bool) -> str:
+    """The limits as the worker reads them; disk_mb 0 where nothing bounds the disk, so that a
+    full host disk is not reported as the student's limit."""
+    return json.dumps({**asdict(limits), "disk_mb": limits.disk_mb if disk else 0})
 
 
 def hide(path: str) -> None:
@@ -236,13 +248,13 @@ def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = (), limits: Limits | 
     bound directory are covered (an empty tmpfs for a folder, /dev/null for a file). /tmp and
     /dev/shm hold at most ``limits.disk_mb`` each (tmpfs is memory: unbounded, one student
     could fill the host's)."""
-    disk = (limits or Limits()).disk_bytes()
+    size = ["--size", (limits or Limits()).disk_bytes()] if disk_bounded() else []
     args = ["--unshare-all", "--unshare-user", "--die-with-parent", "--new-session",
             "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     if _bwrap_supports("--disable-userns"):
         args.append("--disable-userns")
-    args += ["--proc", "/proc", "--dev", "/dev", "--size", disk, "--tmpfs", "/dev/shm",
-             "--size", disk, "--tmpfs", "/tmp", "--symlink", "/tmp", "/var/tmp"]
+    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/dev/shm",
+             *size, "--tmpfs", "/tmp", "--symlink", "/tmp", "/var/tmp"]
     bound = []
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = "/" + top
@@ -392,7 +404,7 @@ def _bwrap_prefix(workdir: str, hidden, limits: Limits, busy_fds: tuple[int, ...
     bwrap's)."""
     argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(hidden, limits),
             "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
-            "--size", limits.disk_bytes(), "--tmpfs", SUBMISSION_DIR,
+            *(["--size", limits.disk_bytes()] if disk_bounded() else []), "--tmpfs", SUBMISSION_DIR,
             "--ro-bind", os.path.join(workdir, "submission"), SUBMISSION_SOURCE,
             "--remount-ro", "/",  # the sandbox's own root: nothing to write there either
             "--chdir", SUBMISSION_DIR, "--clearenv"]
@@ -418,7 +430,7 @@ def zygote_command(workdir: str, control_fd: int, limits: Limits, has_factories:
     factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
     return [*_bwrap_prefix(workdir, hidden, limits, (control_fd,)), sys.executable, "-I", "-B",
             f"{SANDBOX_ROOT}/worker.py", "zygote", str(control_fd), factories,
-            json.dumps(asdict(limits))]
+            _limits_json(limits, disk_bounded())]
 
 
 def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_fd: int,
@@ -432,7 +444,7 @@ def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_
     bound directory contains them. The worker is started from ``workdir`` (or the code root in
     process mode), never from the caller's folder.
     """
-    limits_json = json.dumps(asdict(limits))
+    limits_json = _limits_json(limits, mode == "bubblewrap" and disk_bounded())
     relative_root = os.path.relpath(code_root, os.path.join(workdir, "submission"))
     if mode == "bubblewrap":
         inside_root = os.path.normpath(os.path.join(SUBMISSION_DIR, relative_root))
@@ -442,8 +454,6 @@ def worker_command(mode: str, workdir: str, code_root: str, read_fd: int, write_
                 sys.executable, "-I", "-B", f"{SANDBOX_ROOT}/worker.py",
                 str(read_fd), str(write_fd), factories, inside_root, limits_json]
         return argv, workdir
-    # No disk limit outside bubblewrap: a full disk there is not the student's limit.
-    limits_json = json.dumps({**asdict(limits), "disk_mb": 0})
     sandbox_dir = os.path.join(workdir, "sandbox")
     factories = os.path.join(sandbox_dir, "sandbox_functions.py") if has_factories else "-"
     argv = [sys.executable, "-I", "-B", os.path.join(sandbox_dir, "worker.py"),

@@ -179,6 +179,7 @@ def fill_assignment(folder: Path) -> Path:
 
 
 @bwrap_only
+@pytest.mark.skipif(not sandbox.disk_bounded(), reason="this bwrap cannot size a tmpfs (before 0.8)")
 @pytest.mark.parametrize("how", ["run", "batch"])
 def test_disk_is_bounded_and_the_limit_named(tmp_path, how):
     assignment = fill_assignment(tmp_path / "fill")
