@@ -9,6 +9,11 @@ that dies is replaced and the submission tried once more; one that exceeds the s
 wall-clock allowance is killed and the submission recorded as ``timeout``. Either way only that
 submission is affected.
 
+A grading process imports the grader from this package's own folder, never from the caller's
+working directory (a course repository often holds a folder named ``grader``), and keeps its
+temporary files (its warm sandbox's too) in a folder of its own that the batch removes when it
+stops it, however it ended.
+
 On Dask (``--executor dask --scheduler ADDRESS``) each task receives the submission's bytes
 (workers need not share a file system), rebuilds it under its own name in a temporary folder and
 runs ``grader run`` there as a subprocess, so the sandbox applies on the worker and the
@@ -217,17 +222,20 @@ class GradingProcess:
     def _stop_locked(self, grace: float) -> None:
         process, self.process = self.process, None
         if process is not None:
+            ended = False
             if grace and process.stdin:
                 try:
                     process.stdin.close()
                     process.wait(timeout=grace)
+                    ended = True  # reaped: its pid (and group id) may be anyone's now
                 except (OSError, subprocess.TimeoutExpired):
                     pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)
-            except (ProcessLookupError, PermissionError):
-                pass
-            process.wait()
+            if not ended:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                process.wait()
             if process.stdin:
                 try:
                     process.stdin.close()
