@@ -32,6 +32,7 @@ SANDBOX_ROOT = "/sandbox"
 SUBMISSION_DIR = "/submission"
 SUBMISSION_SOURCE = "/submission.in"  # the grader's copy, read-only; copied into the bounded /submission
 SECCOMP_FILE = "seccomp.bpf"          # in the workdir, beside sandbox/ and submission/
+EMPTY_FILE = "empty"                  # in the workdir: what a hidden file is covered with
 HIDDEN_ENV = "GRADER_HIDDEN"          # extra paths to hide (os.pathsep-separated), inherited by children
 
 
@@ -201,8 +202,10 @@ def _installed_assignments() -> list[str]:
 _PREFIX_PARTS = ("bin", "lib", "lib32", "lib64", "pyvenv.cfg")
 
 
-def _python_dirs() -> list[str]:
-    """The interpreter, its standard library and site-packages: all the worker may read."""
+@functools.lru_cache(maxsize=1)
+def _python_paths() -> frozenset[str]:
+    """The interpreter's folder, its standard library and site-packages, each as written and
+    resolved."""
     paths = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix,
              os.path.dirname(os.path.realpath(sys.executable))}
     for key in ("stdlib", "platstdlib", "purelib", "platlib"):
@@ -215,8 +218,13 @@ def _python_dirs() -> list[str]:
         if path and os.path.isdir(path):
             result.add(os.path.abspath(path))
             result.add(os.path.realpath(path))
+    return frozenset(result)
+
+
+def _python_dirs() -> list[str]:
+    """The interpreter, its standard library and site-packages: all the worker may read."""
     # Keep only outermost directories, so each is bound once.
-    ordered = sorted(result)
+    ordered = sorted(_python_paths())
     return [p for p in ordered if not any(p != q and p.startswith(q + os.sep) for q in ordered)]
 
 
@@ -243,7 +251,8 @@ def _python_binds() -> list[tuple[str, str]]:
     return binds
 
 
-def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = (), limits: Limits | None = None) -> list[str]:
+def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = (), limits: Limits | None = None,
+                     empty: str | None = None) -> list[str]:
     """Namespaces, identity and the read-only file system. ``hidden`` paths that fall inside a
     bound directory are covered (an empty tmpfs for a folder, /dev/null for a file). /tmp and
     /dev/shm hold at most ``limits.disk_mb`` each (tmpfs is memory: unbounded, one student
@@ -274,12 +283,13 @@ def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = (), limits: Limits | 
         else:
             args += ["--ro-bind", path, path]
             bound.append(path)
-    args += _masks(bound, [*always_hidden(), *hidden])
+    args += _masks(bound, [*always_hidden(), *hidden], empty)
     return args
 
 
-def _masks(bound: list[str], hidden: list[str]) -> list[str]:
-    """bwrap options covering every hidden path that lies inside a bound directory."""
+def _masks(bound: list[str], hidden: list[str], empty: str | None = None) -> list[str]:
+    """bwrap options covering every hidden path that lies inside a bound directory (a file with
+    ``empty``, an empty file: the workdir's, which goes with it, when there is one)."""
     args: list[str] = []
     covered: list[str] = []
     for path in sorted({os.path.realpath(p) for p in hidden if p} | {os.path.abspath(p) for p in hidden if p}):
@@ -287,10 +297,12 @@ def _masks(bound: list[str], hidden: list[str]) -> list[str]:
             continue
         if not any(path.startswith(b.rstrip(os.sep) + os.sep) for b in bound):
             continue  # not inside anything the worker can see: nothing to cover
+        if any(p == path or p.startswith(path.rstrip(os.sep) + os.sep) for p in _python_paths()):
+            continue  # holds the interpreter or site-packages (a report written there): kept
         if os.path.isdir(path):
             args += ["--tmpfs", path, "--remount-ro", path]
         else:
-            args += ["--ro-bind", _empty_file(), path]
+            args += ["--ro-bind", empty or _empty_file(), path]
         covered.append(path)
     return args
 
@@ -354,6 +366,9 @@ def prepare_workdir(workdir: str, factories: str | None) -> None:
         shutil.copyfile(os.path.join(here, name), os.path.join(target, name))
     if factories:
         shutil.copyfile(factories, os.path.join(target, "sandbox_functions.py"))
+    with open(os.path.join(workdir, EMPTY_FILE), "wb"):
+        pass
+    os.chmod(os.path.join(workdir, EMPTY_FILE), 0o444)
     program = seccomp_program()
     if program is not None:
         with open(os.path.join(workdir, SECCOMP_FILE), "wb") as handle:
@@ -402,7 +417,9 @@ def _bwrap_prefix(workdir: str, hidden, limits: Limits, busy_fds: tuple[int, ...
     /submission tmpfs), nothing else of the host writable. bwrap reads the seccomp filter from
     a descriptor, so a shell opens the file on a free one and execs bwrap (the pid stays
     bwrap's)."""
-    argv = [shutil.which("bwrap") or "bwrap", *_bwrap_base_args(hidden, limits),
+    empty = os.path.join(workdir, EMPTY_FILE)
+    argv = [shutil.which("bwrap") or "bwrap",
+            *_bwrap_base_args(hidden, limits, empty if os.path.isfile(empty) else None),
             "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
             *(["--size", limits.disk_bytes()] if disk_bounded() else []), "--tmpfs", SUBMISSION_DIR,
             "--ro-bind", os.path.join(workdir, "submission"), SUBMISSION_SOURCE,

@@ -355,3 +355,19 @@ def test_sigterm_to_a_batch_leaves_nothing_in_tmpdir(tmp_path):
         batch_process.kill()
     time.sleep(0.5)
     assert sorted(os.listdir(private)) == []
+
+
+@bwrap_only
+def test_a_report_written_straight_into_site_packages_is_hidden_and_grading_works(tmp_path):
+    """Hiding the report's folder must not hide the interpreter's: the folder is site-packages
+    itself, so the report file alone is covered."""
+    assignment = probe_assignment(tmp_path / "probe")
+    report = Path(sysconfig.get_paths()["purelib"]) / f"grader-report-{uuid.uuid4().hex[:8]}.json"
+    report.write_text("an earlier student's report")
+    try:
+        student = write_folder(tmp_path / "alice", {"probe.py": SNOOP.replace("PATHS", repr([str(report)]))})
+        done = cli("run", str(student), "--assignment", str(assignment), "--json", str(report))
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert found(json.loads(report.read_text())) == {str(report): ""}
+    finally:
+        report.unlink()
