@@ -411,14 +411,15 @@ def seccomp_program() -> bytes | None:
     return b"".join(struct.pack("=HBBI", *instruction) for instruction in program)
 
 
-def _bwrap_prefix(workdir: str, hidden, limits: Limits, busy_fds: tuple[int, ...]) -> list[str]:
+def _bwrap_prefix(workdir: str, hidden, limits: Limits, busy_fds: tuple[int, ...],
+                  extra: tuple[str, ...] = ()) -> list[str]:
     """bwrap and its options up to the command it runs: ``workdir``'s sandbox/ read-only at
     /sandbox, its submission/ read-only at /submission.in (to be copied into the bounded
     /submission tmpfs), nothing else of the host writable. bwrap reads the seccomp filter from
     a descriptor, so a shell opens the file on a free one and execs bwrap (the pid stays
     bwrap's)."""
     empty = os.path.join(workdir, EMPTY_FILE)
-    argv = [shutil.which("bwrap") or "bwrap",
+    argv = [shutil.which("bwrap") or "bwrap", *extra,
             *_bwrap_base_args(hidden, limits, empty if os.path.isfile(empty) else None),
             "--ro-bind", os.path.join(workdir, "sandbox"), SANDBOX_ROOT,
             *(["--size", limits.disk_bytes()] if disk_bounded() else []), "--tmpfs", SUBMISSION_DIR,
@@ -441,11 +442,27 @@ _COPY_IN = (f'cp -R -p {SUBMISSION_SOURCE}/. {SUBMISSION_DIR}/ 2>/dev/null; '
             'cd "$0" 2>/dev/null; exec "$@"')
 
 
+def warm_sandbox_problem() -> str | None:
+    """None when a warm sandbox can be as fresh as a new one for each student, else why not.
+    It needs the seccomp filter (keyrings and message queues would outlive a student) and
+    ``--as-pid-1``: the zygote itself is the sandbox's init, non-dumpable, so a student can
+    neither ptrace it nor write its memory through /proc/1/mem (bwrap's own init, a process of
+    the same uid that survives every student, could be made to keep anything for the next one),
+    and a signal from inside cannot kill it."""
+    if seccomp_program() is None:
+        return "no seccomp filter for this architecture"
+    if not _bwrap_supports("--as-pid-1"):
+        return "this bwrap has no --as-pid-1"
+    return None
+
+
 def zygote_command(workdir: str, control_fd: int, limits: Limits, has_factories: bool,
                    hidden) -> list[str]:
-    """A bubblewrap sandbox whose worker forks one fresh worker per submission (zygote.py)."""
+    """A bubblewrap sandbox whose worker forks one fresh worker per submission (zygote.py), as
+    the sandbox's PID 1 (see ``warm_sandbox_problem``)."""
     factories = f"{SANDBOX_ROOT}/sandbox_functions.py" if has_factories else "-"
-    return [*_bwrap_prefix(workdir, hidden, limits, (control_fd,)), sys.executable, "-I", "-B",
+    return [*_bwrap_prefix(workdir, hidden, limits, (control_fd,), ("--as-pid-1",)),
+            sys.executable, "-I", "-B",
             f"{SANDBOX_ROOT}/worker.py", "zygote", str(control_fd), factories,
             _limits_json(limits, disk_bounded())]
 

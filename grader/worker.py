@@ -668,6 +668,13 @@ def _open_up(path: str) -> None:
 def _empty(folder: str) -> None:
     import shutil
 
+    try:  # the folder itself survives: give it back its mode, time and no extended attributes
+        os.chmod(folder, 0o755)
+        os.utime(folder)
+        for name in os.listxattr(folder):
+            os.removexattr(folder, name)
+    except OSError:
+        pass
     try:
         names = os.listdir(folder)
     except OSError:

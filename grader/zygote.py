@@ -9,11 +9,15 @@ student chmod-ed to 0 first), removes System V IPC objects, and the grader delet
 the next worker's /submission is filled from. Kernel keyrings and POSIX message queues, which
 nothing inside could list or remove, cannot be created at all (sandbox.py's seccomp filter).
 The zygote's temporary folder goes when it is closed, at exit, or with the batch's grading
-process's own temporary folder (executors.py). Each worker is a fork of the zygote as it was before any student code ran;
-the zygote is not dumpable, so a worker cannot ptrace it or read its memory. A worker that kills
-the zygote only ends its own grading: the grader starts a new zygote. Used only in bubblewrap
-mode (in process mode a worker runs with the grader's own privileges and could reach the
-zygote).
+process's own temporary folder (executors.py). The folders /tmp, /dev/shm and /submission
+themselves get back their mode and time and lose any extended attribute. Each worker is a fork
+of the zygote as it was before any student code ran. The zygote is the sandbox's PID 1 (bwrap
+--as-pid-1: no bwrap init that a student could ptrace and leave something in for the next) and
+not dumpable, so a worker can neither ptrace it, nor read or write its memory, nor kill it with a
+signal. A zygote lost anyway only ends its student's grading: the grader starts a new one. Where
+this cannot be had (sandbox.warm_sandbox_problem), every student gets a fresh sandbox. Used only
+in bubblewrap mode (in process mode a worker runs with the grader's own privileges and could
+reach the zygote).
 """
 
 from __future__ import annotations
@@ -154,8 +158,8 @@ _WARM: dict[tuple, Zygote] = {}
 
 def warm(limits: sandbox.Limits, factories: str | None, hidden: list[str]) -> Zygote | None:
     """This process's zygote for these settings, started on first use (None if it can't)."""
-    if sandbox.seccomp_program() is None:
-        return None  # keyrings and message queues could not be refused: a fresh sandbox each time
+    if sandbox.warm_sandbox_problem() is not None:
+        return None  # it could not be made fresh for each student: a fresh sandbox each time
     key = (limits, factories, tuple(hidden))
     zygote = _WARM.get(key)
     if zygote is not None and zygote.alive and zygote.process.poll() is None:
