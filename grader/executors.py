@@ -38,6 +38,7 @@ STATUS_GRADED, STATUS_UNREADABLE, STATUS_TIMEOUT, STATUS_ERROR = "graded", "unre
 RECYCLE_AFTER = 500          # a grading process is replaced after this many submissions (a safety net: its memory stays flat)
 STARTUP_SECONDS = 60
 STOP_SECONDS = 10            # a grading process told to finish gets this long before SIGKILL
+SLOT_PREFIX = "grader-slot-"  # + the batch's pid: a folder whose batch is gone is stale
 
 
 @dataclass
@@ -195,7 +196,7 @@ class GradingProcess:
         included): nothing it or its warm sandbox made outlives it."""
         if self.closed:
             raise RuntimeError(f"{self.name} is closed")
-        self.tmpdir = tempfile.mkdtemp(prefix="grader-slot-")
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-")
         read_fd, write_fd = os.pipe()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
         env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1",
@@ -315,6 +316,7 @@ class LocalExecutor:
 
     def run(self, jobs: list[Job], on_done) -> None:
         """Grade every job; ``on_done(outcome)`` is called in this thread, one at a time."""
+        remove_stale_slots()
         todo: queue.Queue = queue.Queue()
         for job in jobs:
             todo.put(job)
@@ -358,6 +360,31 @@ class LocalExecutor:
             for thread in threads:
                 thread.join(timeout=5)
             restore()
+
+
+def remove_stale_slots() -> None:
+    """Remove the grading processes' folders that a batch killed with SIGKILL (which can clean
+    nothing up) left in the temporary folder: ours, named for a pid that no longer runs."""
+    from grader.sandbox import remove_tree
+
+    top = tempfile.gettempdir()
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(SLOT_PREFIX):].split("-", 1)[0]
+        if not name.startswith(SLOT_PREFIX) or not pid.isdigit():
+            continue
+        path = os.path.join(top, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            remove_tree(path)  # its batch is gone
+        except OSError:
+            continue  # alive (someone else's pid, perhaps): left alone
 
 
 def _exit_on_sigterm():

@@ -371,3 +371,22 @@ def test_a_report_written_straight_into_site_packages_is_hidden_and_grading_work
         assert found(json.loads(report.read_text())) == {str(report): ""}
     finally:
         report.unlink()
+
+
+@bwrap_only
+def test_a_batch_removes_what_a_sigkilled_batch_left(tmp_path):
+    """SIGKILL to a batch cleans nothing up; the next batch removes the grading processes'
+    folders of a batch that no longer runs, and only those."""
+    private = tmp_path / "tmpdir"
+    private.mkdir()
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = private / f"grader-slot-{gone.pid}-abc"
+    (stale / "grader-zygote-x" / "locked").mkdir(parents=True)
+    (stale / "grader-zygote-x" / "locked").chmod(0)
+    alive = private / f"grader-slot-{os.getpid()}-abc"   # a running batch's: kept
+    alive.mkdir()
+    subs = write_folder(tmp_path / "subs" / "alice", {"probe.py": "def probe():\n    return {}\n"}).parent
+    batch(subs, probe_assignment(tmp_path / "probe"), tmp_path / "out",
+          env={"TMPDIR": str(private), "GRADER_ASSIGNMENTS": ""})
+    assert sorted(os.listdir(private)) == [alive.name]
