@@ -162,7 +162,8 @@ def load(folder: str) -> Assignment:
     try:
         limits_data = data.get("limits", {})
         limits = Limits(**{k: int(limits_data[k]) for k in
-                           ("memory_mb", "cpu_seconds", "file_size_mb", "open_files", "processes")
+                           ("memory_mb", "cpu_seconds", "file_size_mb", "open_files", "processes",
+                            "disk_mb")
                            if k in limits_data})
         call_seconds = float(limits_data.get("call_seconds", 5))
         problems = [Problem(id=str(p["id"]), title=str(p.get("title", p["id"])),

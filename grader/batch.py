@@ -34,6 +34,7 @@ from grader.assignment import Assignment
 from grader.executors import (STATUS_ERROR, STATUS_GRADED, STATUS_TIMEOUT, DaskExecutor, Job,
                               LocalExecutor, Outcome)
 from grader.gradebook import Gradebook, Run, now, valid
+from grader.sandbox import hide
 
 DB_NAME = "gradebook.sqlite"
 
@@ -157,6 +158,8 @@ def _lock(out_dir: str):
 def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, started: float, *,
                 assignment_ref: str, jobs: int, executor: str, scheduler: str | None,
                 sandbox_mode: str, force: bool, retry_errors: bool, progress_stream, log) -> BatchResult:
+    for folder in (out_dir, submissions_dir):  # reports, other students' work: no worker reads them
+        hide(folder)
     found = classlist.discover(submissions_dir, staging=os.path.join(out_dir, ".staging"))
     for note in found.skipped:
         log(f"skipped {note}")

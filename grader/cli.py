@@ -15,7 +15,7 @@ from grader import assignment as assignments
 from grader.assignment import AssignmentError
 from grader.grading import GraderFailure, grade
 from grader.outfile import OutputError
-from grader.sandbox import SandboxUnavailable
+from grader.sandbox import SandboxUnavailable, hide
 from grader.submission import SubmissionError, open_submission
 
 EXIT_FULL, EXIT_LOST, EXIT_REQUEST, EXIT_FAILED = 0, 1, 2, 3
@@ -98,6 +98,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         submission.close()
         raise
+    if args.json and args.json != "-":  # the report and its folder: no worker reads them
+        for path in (os.path.abspath(args.json), os.path.dirname(os.path.abspath(args.json))):
+            hide(path)
     result = grade(submission, assignment, sandbox_mode=args.sandbox,
                    public_only=args.public, on_warning=_warn)
     if args.json:

@@ -9,6 +9,11 @@ that dies is replaced and the submission tried once more; one that exceeds the s
 wall-clock allowance is killed and the submission recorded as ``timeout``. Either way only that
 submission is affected.
 
+A grading process imports the grader from this package's own folder, never from the caller's
+working directory (a course repository often holds a folder named ``grader``), and keeps its
+temporary files (its warm sandbox's too) in a folder of its own that the batch removes when it
+stops it, however it ended.
+
 On Dask (``--executor dask --scheduler ADDRESS``) each task receives the submission's bytes
 (workers need not share a file system), rebuilds it under its own name in a temporary folder and
 runs ``grader run`` there as a subprocess, so the sandbox applies on the worker and the
@@ -32,6 +37,8 @@ from dataclasses import dataclass, field
 STATUS_GRADED, STATUS_UNREADABLE, STATUS_TIMEOUT, STATUS_ERROR = "graded", "unreadable", "timeout", "grader-error"
 RECYCLE_AFTER = 500          # a grading process is replaced after this many submissions (a safety net: its memory stays flat)
 STARTUP_SECONDS = 60
+STOP_SECONDS = 10            # a grading process told to finish gets this long before SIGKILL
+SLOT_PREFIX = "grader-slot-"  # + the batch's pid: a folder whose batch is gone is stale
 
 
 @dataclass
@@ -86,6 +93,13 @@ def serve() -> None:
         channel.write(json.dumps(reply) + "\n")
         channel.flush()
 
+    try:
+        _serve(answer, assignments, grade_each)
+    finally:
+        zygotes.close_all()  # its temporary folder goes with it
+
+
+def _serve(answer, assignments, grade_each) -> None:
     requests = _Requests(sys.stdin)
     loaded: dict[str, object] = {}
     while (first := requests.peek()) is not None:
@@ -117,7 +131,6 @@ def serve() -> None:
         except Exception as exc:  # noqa: BLE001 - e.g. the reference would not load
             if in_flight:
                 answer(exc, warnings)
-    zygotes.close_all()
 
 
 class _Requests:
@@ -138,6 +151,17 @@ class _Requests:
     def take(self) -> dict | None:
         request, self.next = self.peek(), None
         return request
+
+
+def python_command(module: str, *args: str) -> list[str]:
+    """``python -m MODULE ARGS`` for one of our own modules, imported from the package this
+    process runs, never from the caller's working directory: a course repository holding a
+    folder named ``grader`` must not change what code grades (``-P`` keeps the working directory
+    out of sys.path, the explicit entry puts our package first)."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    code = ("import runpy, sys; sys.path.insert(0, sys.argv.pop(1)); "
+            "runpy.run_module(sys.argv.pop(1), run_name='__main__', alter_sys=True)")
+    return [sys.executable, "-P", "-c", code, root, module, *args]
 
 
 def _die_with_parent() -> None:
@@ -162,14 +186,24 @@ class GradingProcess:
         self.process: subprocess.Popen | None = None
         self.channel = None
         self.done = 0
+        self.tmpdir: str | None = None
+        self.closed = False  # set once the batch is over: no new process may start after it
+        self._stopping = threading.Lock()
 
     def start(self) -> None:
+        """Start the grading process with a temporary folder of its own (its TMPDIR), which
+        this side removes when it stops, however the process ended (a SIGKILL on timeout
+        included): nothing it or its warm sandbox made outlives it."""
+        if self.closed:
+            raise RuntimeError(f"{self.name} is closed")
+        self.tmpdir = tempfile.mkdtemp(prefix=f"{SLOT_PREFIX}{os.getpid()}-")
         read_fd, write_fd = os.pipe()
         log = open(self.log_path, "ab") if self.log_path else subprocess.DEVNULL
-        env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1")
+        env = dict(os.environ, GRADER_CHANNEL_FD=str(write_fd), PYTHONUNBUFFERED="1",
+                   TMPDIR=self.tmpdir)
         try:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "grader.executors"], stdin=subprocess.PIPE,
+                python_command("grader.executors"), stdin=subprocess.PIPE,
                 stdout=log, stderr=log, pass_fds=(write_fd,), env=env, start_new_session=True,
                 text=True)
         finally:
@@ -179,20 +213,43 @@ class GradingProcess:
         self.channel = os.fdopen(read_fd, "rb", buffering=0)
         self.done = 0
 
-    def stop(self) -> None:
+    def stop(self, grace: float = 0.0) -> None:
+        """End the grading process: with ``grace``, first let it finish on end of input (it
+        closes its warm sandbox itself); then SIGKILL whatever is left, and remove its
+        temporary folder."""
+        with self._stopping:
+            self._stop_locked(grace)
+
+    def _stop_locked(self, grace: float) -> None:
         process, self.process = self.process, None
-        if process is None:
-            return
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
-        process.wait()
-        if process.stdin:
-            process.stdin.close()
+        if process is not None:
+            ended = False
+            if grace and process.stdin:
+                try:
+                    process.stdin.close()
+                    process.wait(timeout=grace)
+                    ended = True  # reaped: its pid (and group id) may be anyone's now
+                except (OSError, subprocess.TimeoutExpired):
+                    pass
+            if not ended:
+                try:
+                    os.killpg(process.pid, signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
+                process.wait()
+            if process.stdin:
+                try:
+                    process.stdin.close()
+                except OSError:
+                    pass
         if self.channel:
             self.channel.close()
             self.channel = None
+        if self.tmpdir:
+            from grader.sandbox import remove_tree
+
+            remove_tree(self.tmpdir)
+            self.tmpdir = None
 
     def grade(self, job: Job) -> Outcome:
         started = time.time()
@@ -259,6 +316,7 @@ class LocalExecutor:
 
     def run(self, jobs: list[Job], on_done) -> None:
         """Grade every job; ``on_done(outcome)`` is called in this thread, one at a time."""
+        remove_stale_slots()
         todo: queue.Queue = queue.Queue()
         for job in jobs:
             todo.put(job)
@@ -277,23 +335,71 @@ class LocalExecutor:
             except BaseException as exc:  # noqa: BLE001 - reported to the main thread
                 results.put(exc)
             finally:
-                slot.stop()
+                slot.stop(grace=STOP_SECONDS)
 
         threads = [threading.Thread(target=work, args=(slot,), daemon=True) for slot in slots]
         for thread in threads:
             thread.start()
+        finished = False
+        restore = _exit_on_sigterm()
         try:
             for _ in range(len(jobs)):
                 item = results.get()
                 if isinstance(item, BaseException):
                     raise item
                 on_done(item)
+            finished = True
         finally:
             self._stop.set()
+            if finished:  # each thread is ending its grading process gently: let it
+                for thread in threads:
+                    thread.join(timeout=STOP_SECONDS + 5)
             for slot in slots:
+                slot.closed = True
                 slot.stop()
             for thread in threads:
                 thread.join(timeout=5)
+            restore()
+
+
+def remove_stale_slots() -> None:
+    """Remove the grading processes' folders that a batch killed with SIGKILL (which can clean
+    nothing up) left in the temporary folder: ours, named for a pid that no longer runs."""
+    from grader.sandbox import remove_tree
+
+    top = tempfile.gettempdir()
+    try:
+        names = os.listdir(top)
+    except OSError:
+        return
+    for name in names:
+        pid = name[len(SLOT_PREFIX):].split("-", 1)[0]
+        if not name.startswith(SLOT_PREFIX) or not pid.isdigit():
+            continue
+        path = os.path.join(top, name)
+        try:
+            if os.lstat(path).st_uid != os.getuid():
+                continue
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            remove_tree(path)  # its batch is gone
+        except OSError:
+            continue  # alive (someone else's pid, perhaps): left alone
+
+
+def _exit_on_sigterm():
+    """SIGTERM to the batch (a scheduler's stop, ``kill``) ends it as an exception would, so
+    the grading processes are stopped and their temporary folders removed; returns the undo.
+    Only where SIGTERM still has its default action and in the main thread."""
+    if (threading.current_thread() is not threading.main_thread()
+            or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL):
+        return lambda: None
+
+    def on_sigterm(signum, frame):
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, on_sigterm)
+    return lambda: signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 # ------------------------------------------------------------------ Dask
@@ -336,8 +442,8 @@ def grade_packed(packed: dict, assignment: str, sandbox_mode: str, timeout: floa
                 with open(full, "wb") as handle:
                     handle.write(data)
         out = os.path.join(temporary, "report.json")
-        command = [sys.executable, "-m", "grader", "run", target, "--assignment", assignment,
-                   "--sandbox", sandbox_mode, "--json", out, "--quiet"]
+        command = python_command("grader", "run", target, "--assignment", assignment,
+                                 "--sandbox", sandbox_mode, "--json", out, "--quiet")
         answer: dict = {"worker": f"dask:{socket.gethostname()}:{os.getpid()}"}
         try:
             done = subprocess.run(command, capture_output=True, text=True, timeout=timeout,

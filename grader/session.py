@@ -30,7 +30,7 @@ from grader.submission import Submission
 from grader.zygote import Zygote, ZygoteLost
 
 MAX_RESTARTS = 30
-LIMIT_MESSAGE = re.compile(r"(file size|open files|process) limit of [0-9]+( [GM]iB)? exceeded")
+LIMIT_MESSAGE = re.compile(r"(file size|disk|open files|process) limit of [0-9]+( [GM]iB)? exceeded")
 GRADER_WORDS = {
     "NotFound": "{function} was not found",
     "BadResult": "{function}'s result could not be sent to the grader (too large, too deep or "

@@ -65,6 +65,8 @@ def limit_error(exc: BaseException) -> dict | None:
         kind, message = "Timeout", f"CPU time limit of {LIMITS.get('cpu_seconds', 0)} s exceeded"
     elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
         kind, message = "LimitExceeded", f"file size limit of {_mib(LIMITS.get('file_size_mb', 0))} exceeded"
+    elif isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT) and LIMITS.get("disk_mb"):
+        kind, message = "LimitExceeded", f"disk limit of {_mib(LIMITS['disk_mb'])} exceeded"
     elif isinstance(exc, OSError) and exc.errno in (errno.EMFILE, errno.ENFILE):
         kind, message = "LimitExceeded", f"open files limit of {LIMITS.get('open_files', 0)} exceeded"
     elif isinstance(exc, OSError) and exc.errno == errno.EAGAIN and "fork" in "".join(

@@ -39,9 +39,29 @@ def _remove_ipc() -> None:
                 remove(ident, 0, None)
 
 
+def _open_up(path: str) -> None:
+    """Give every folder under ``path`` back to its owner (us), before rmtree descends."""
+    folders = [path]
+    while folders:
+        folder = folders.pop()
+        try:
+            os.chmod(folder, 0o700)
+            with os.scandir(folder) as entries:
+                folders += [e.path for e in entries if e.is_dir(follow_symlinks=False)]
+        except OSError:
+            pass
+
+
 def _empty(folder: str) -> None:
     import shutil
 
+    try:  # the folder itself survives: give it back its mode, time and no extended attributes
+        os.chmod(folder, 0o755)
+        os.utime(folder)
+        for name in os.listxattr(folder):
+            os.removexattr(folder, name)
+    except OSError:
+        pass
     try:
         names = os.listdir(folder)
     except OSError:
@@ -49,12 +69,24 @@ def _empty(folder: str) -> None:
     for name in names:
         path = os.path.join(folder, name)
         if os.path.isdir(path) and not os.path.islink(path):
+            _open_up(path)  # a folder chmod-ed to 0 would stop rmtree
             shutil.rmtree(path, ignore_errors=True)
         else:
             try:
                 os.unlink(path)
             except OSError:
                 pass
+
+
+def _copy_in(source: str, target: str) -> None:
+    """The student's files into the bounded /submission (sandbox.py); what does not fit is left out."""
+    import shutil
+
+    if os.path.isdir(source):
+        try:
+            shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
+        except (OSError, shutil.Error):
+            pass
 
 
 class Zygote:
@@ -96,6 +128,7 @@ class Zygote:
                 os.dup2(out_fd, 1)
                 os.dup2(out_fd, 2)
                 os.close(out_fd)
+                _copy_in("/submission.in", "/submission")
                 os.set_inheritable(read_fd, False)
                 os.set_inheritable(write_fd, False)
                 self.worker_class(read_fd, write_fd, self.factories, request["root"]).serve()
@@ -123,7 +156,7 @@ class Zygote:
             except ChildProcessError:  # not ours: the sandbox's init reaps them
                 time.sleep(0.001)
         if request.get("clean"):
-            for folder in ("/tmp", "/var/tmp", "/dev/shm"):
+            for folder in ("/tmp", "/var/tmp", "/dev/shm", "/submission"):
                 _empty(folder)
             _remove_ipc()
         self.reply({"ok": True})

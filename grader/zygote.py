@@ -4,19 +4,27 @@ starting every time (about 0.1 s of CPU per submission).
 
 Nothing of one student's run reaches the next: when a submission is done with (and before the
 next one's files are copied in, if that did not happen), the zygote kills every other process in
-the sandbox's PID namespace, empties /tmp, /var/tmp and /dev/shm, removes System V IPC objects,
-and the grader deletes every file under the shared submission folder. Each worker is a fork of the zygote as it was before any student code ran;
-the zygote is not dumpable, so a worker cannot ptrace it or read its memory. A worker that kills
-the zygote only ends its own grading: the grader starts a new zygote. Used only in bubblewrap
-mode (in process mode a worker runs with the grader's own privileges and could reach the
-zygote).
+the sandbox's PID namespace, empties /tmp, /dev/shm and /submission (opening up folders a
+student chmod-ed to 0 first), removes System V IPC objects, and the grader deletes the host copy
+the next worker's /submission is filled from. Kernel keyrings and POSIX message queues, which
+nothing inside could list or remove, cannot be created at all (sandbox.py's seccomp filter).
+The zygote's temporary folder goes when it is closed, at exit, or with the batch's grading
+process's own temporary folder (executors.py). The folders /tmp, /dev/shm and /submission
+themselves get back their mode and time and lose any extended attribute. Each worker is a fork
+of the zygote as it was before any student code ran. The zygote is the sandbox's PID 1 (bwrap
+--as-pid-1: no bwrap init that a student could ptrace and leave something in for the next) and
+not dumpable, so a worker can neither ptrace it, nor read or write its memory, nor kill it with a
+signal. A zygote lost anyway only ends its student's grading: the grader starts a new one. Where
+this cannot be had (sandbox.warm_sandbox_problem), every student gets a fresh sandbox. Used only
+in bubblewrap mode (in process mode a worker runs with the grader's own privileges and could
+reach the zygote).
 """
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -115,11 +123,7 @@ class Zygote:
         self.request({"op": "sweep", "clean": clean})
         if clean:
             for name in os.listdir(self.shared):
-                path = os.path.join(self.shared, name)
-                if os.path.isdir(path) and not os.path.islink(path):
-                    shutil.rmtree(path, ignore_errors=True)
-                else:
-                    os.unlink(path)
+                sandbox.remove_tree(os.path.join(self.shared, name))
             self.clean = True
 
     def wait(self, pid: int, timeout: float) -> tuple[int | None, WorkerExit | None]:
@@ -146,7 +150,7 @@ class Zygote:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             pass
-        shutil.rmtree(self.workdir, ignore_errors=True)
+        sandbox.remove_tree(self.workdir)
 
 
 _WARM: dict[tuple, Zygote] = {}
@@ -154,6 +158,8 @@ _WARM: dict[tuple, Zygote] = {}
 
 def warm(limits: sandbox.Limits, factories: str | None, hidden: list[str]) -> Zygote | None:
     """This process's zygote for these settings, started on first use (None if it can't)."""
+    if sandbox.warm_sandbox_problem() is not None:
+        return None  # it could not be made fresh for each student: a fresh sandbox each time
     key = (limits, factories, tuple(hidden))
     zygote = _WARM.get(key)
     if zygote is not None and zygote.alive and zygote.process.poll() is None:
@@ -167,6 +173,10 @@ def warm(limits: sandbox.Limits, factories: str | None, hidden: list[str]) -> Zy
 
 
 def close_all() -> None:
+    """Close every zygote of this process, removing its temporary folder."""
     for zygote in _WARM.values():
         zygote.close()
     _WARM.clear()
+
+
+atexit.register(close_all)  # an exception that ends the process still removes the folders

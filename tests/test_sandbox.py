@@ -35,6 +35,8 @@ def writable(path):
         return False
 seen["writable"] = {p: writable(p) for p in ("/tmp", "/usr", sys.prefix, sys.base_prefix, "/")}
 seen["tmp"] = os.listdir("/tmp")
+seen["sizes"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", "/dev/shm")}
+seen["var_tmp"] = os.path.realpath("/var/tmp")
 libc = ctypes.CDLL(None, use_errno=True)
 seen["new_userns"] = libc.unshare(0x10000000) == 0
 print(json.dumps(seen))
@@ -79,6 +81,11 @@ def test_sandbox_sees_nothing_of_the_host(tmp_path):
     interpreter_dirs = {p.split("/")[2] for p in (sys.prefix, sys.base_prefix) if p.startswith("/tmp/")}
     assert set(seen["tmp"]) - interpreter_dirs == {"probe-write"}, seen["tmp"]
     assert seen["new_userns"] is False                     # no nested user namespaces
+    # tmpfs is memory: bounded, so that one student cannot fill the host's (/var/tmp is /tmp)
+    disk = sandbox.Limits().disk_mb * 1024 * 1024
+    if sandbox.disk_bounded():
+        assert seen["sizes"] == {"/tmp": disk, "/dev/shm": disk}
+    assert seen["var_tmp"] == "/tmp"
 
 
 def test_hidden_paths_inside_bound_directories_are_covered(tmp_path):
@@ -129,3 +136,25 @@ def test_a_bwrap_that_cannot_start_falls_back_with_the_warning(tmp_path):
     assert refused.stderr.strip().splitlines()[-1].endswith(
         "--sandbox bubblewrap: bwrap does not work here: setting up uid map: Permission denied "
         "(user namespaces may be disabled)"), refused.stderr
+
+
+def test_a_bwrap_without_size_still_sandboxes(tmp_path):
+    """bubblewrap before 0.8 (Ubuntu 22.04 has 0.6) cannot size a tmpfs: grading stays in the
+    sandbox, unbounded there, rather than falling back to process mode."""
+    real = shutil.which("bwrap")
+    fake = tmp_path / "bin" / "bwrap"
+    fake.parent.mkdir()
+    fake.write_text(f'''#!/bin/sh
+if [ "$1" = "--help" ]; then {real} --help | grep -v -e "--size"; exit 0; fi
+for arg in "$@"; do
+    if [ "$arg" = "--size" ]; then echo "bwrap: Unknown option --size" >&2; exit 1; fi
+done
+exec {real} "$@"
+''')
+    fake.chmod(0o755)
+    out = tmp_path / "r.json"
+    done = run_cli("run", str(FIXTURES / "modules_correct"), "--json", str(out),
+                   env={"PATH": f"{fake.parent}:/usr/bin:/bin"})
+    assert done.returncode == 0 and "warning" not in done.stderr, done.stderr
+    report = json.loads(out.read_text())
+    assert report["grader"]["sandbox"] == "bubblewrap" and report["score"] == report["max_score"]

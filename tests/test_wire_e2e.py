@@ -190,9 +190,11 @@ def test_runs(submission):
 
 
 @pytest.mark.skipif(sandbox.bubblewrap_problem() is not None, reason="warm sandboxes need bubblewrap")
-def test_killing_the_zygote_is_the_students_own_crash(tmp_path):
-    """finding 5: in a batch, a worker that kills its zygote fails its own check; the next
-    student gets a new warm sandbox"""
+def test_a_worker_that_tries_to_kill_its_zygote_costs_nothing_else(tmp_path):
+    """finding 5: in a batch, a worker that kills its zygote was recorded as an internal
+    failure (AttributeError). The zygote is now the sandbox's PID 1, which a SIGKILL from inside
+    cannot touch (tests/test_zygote.py covers a zygote lost from outside): the killer's call
+    simply goes on, nothing is an internal failure, and the next student is graded as usual."""
     assignment = make_assignment(tmp_path / "kz", [{"id": "p", "points": 1, "functions": ["plain"],
                                                     "module": "mod"}], KILL_CHECKS,
                                  {"mod.py": "def plain(x):\n    return 2 * x\n"})
@@ -207,7 +209,7 @@ def test_killing_the_zygote_is_the_students_own_crash(tmp_path):
     after = json.loads((out / "students" / "b_next" / "report.json").read_text())
     text = json.dumps(killer)
     assert "internal" not in text.lower() and "AttributeError" not in text, text[:2000]
-    assert killer["score"] == 0 and "zygote" in killer["tests"][0]["output"], text[:2000]
+    assert killer["score"] == 1, text[:2000]
     assert after["score"] == 1
 
 

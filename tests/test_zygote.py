@@ -16,7 +16,9 @@ pytestmark = pytest.mark.skipif(sandbox.bubblewrap_problem() is not None,
                                 reason="warm sandboxes exist only in bubblewrap mode")
 
 PROBE = '''
-import glob, os, subprocess, sys
+import glob, os, platform, subprocess, sys
+
+KEYCTL = {"x86_64": (248, 249, 250), "aarch64": (217, 218, 219)}[platform.machine()]
 
 
 def plant():
@@ -29,16 +31,43 @@ def plant():
     shmid = libc.shmget(0x4752, 4096, 0o1666)  # IPC_CREAT | 0666
     with open("/submission/planted.py", "w") as handle:
         handle.write("x = 1")
+    for place in ("/tmp", "/dev/shm", "/submission"):  # folders the sweep cannot enter as they are
+        os.makedirs(place + "/locked/inner")
+        os.chmod(place + "/locked/inner", 0)
+        os.chmod(place + "/locked", 0)
+    libc.mq_open(b"/planted", os.O_CREAT | os.O_RDWR, 0o600, None)
+    libc.syscall(KEYCTL[0], b"user", b"planted", b"secret", 6, -4)  # add_key to the user keyring
+    for place in ("/tmp", "/dev/shm", "/submission"):  # what survives of the folders themselves
+        os.setxattr(place, "user.planted", b"secret")
+        os.utime(place, (1, 1))
+    os.chmod("/tmp", 0)
+    os.chmod("/dev/shm", 0)
     return shmid
 
 
 def observe():
     """What the next student can see."""
+    import ctypes
+    libc = ctypes.CDLL(None)
     with open("/proc/sysvipc/shm") as handle:
         segments = len(handle.read().splitlines()) - 1
     pids = [p for p in os.listdir("/proc") if p.isdigit()]
     return {"tmp": sorted(os.listdir("/tmp")), "segments": segments, "processes": len(pids),
-            "submission": sorted(os.listdir("/submission"))}
+            "submission": sorted(os.listdir("/submission")), "shm": sorted(os.listdir("/dev/shm")),
+            "mqueue": libc.mq_open(b"/planted", os.O_RDONLY) >= 0,
+            "key": libc.syscall(KEYCTL[2], 10, -4, b"user", b"planted", 0) >= 0,
+            "roots": {p: (os.listxattr(p), os.stat(p).st_mode & 0o7777, os.stat(p).st_mtime > 1)
+                      for p in ("/tmp", "/dev/shm", "/submission")},
+            "init_memory": init_memory()}
+
+
+def init_memory():
+    """Whether the sandbox's PID 1 (alive for every student) lets us write its memory."""
+    try:
+        open("/proc/1/mem", "rb").close()
+        return "open"
+    except OSError as exc:
+        return type(exc).__name__
 '''
 
 KILLER = PROBE.replace("def plant", "def _plant") + '''
@@ -99,16 +128,28 @@ def test_nothing_of_one_student_reaches_the_next(tmp_path, probe_assignment):
     assert seen["tmp"] == baseline["tmp"] and "planted.txt" not in seen["tmp"]
     assert seen["segments"] == baseline["segments"] == 0
     assert len(seen["submission"]) == 1 and "planted.py" not in seen["submission"]  # its own copy only
+    assert seen["shm"] == baseline["shm"] == [] and not seen["mqueue"] and not seen["key"]
+    assert seen["roots"] == {p: ([], 0o755, True) for p in ("/tmp", "/dev/shm", "/submission")}
+    assert seen["init_memory"] == "PermissionError"
     assert seen["processes"] <= baseline["processes"] + 1  # the zygote itself
 
 
-def test_a_student_who_kills_the_zygote_costs_only_themselves(tmp_path, probe_assignment):
+def test_a_student_cannot_kill_the_zygote_and_a_lost_one_costs_nothing(tmp_path, probe_assignment):
+    """kill(-1, SIGKILL) from inside spares the sandbox's init, which the zygote is; a zygote
+    lost all the same (killed from outside here) is replaced for the next student."""
     killer = student(tmp_path, "killer", KILLER)
     grade(killer, probe_assignment, warm=True)
-    assert not any(z.alive for z in zygote._WARM.values())  # it really was killed
+    survivors = [z for z in zygote._WARM.values() if z.alive and z.process.poll() is None]
+    assert len(survivors) == 1
     after = grade(student(tmp_path, "next", PROBE.replace("def plant", "def _plant")),
                   probe_assignment, warm=True)
-    assert after["score"] == 1 and "planted.txt" not in note(after, "observed")["tmp"]
+    assert after["score"] == 1 and list(zygote._WARM.values()) == survivors
+    survivors[0].process.kill()
+    survivors[0].process.wait()
+    last = grade(student(tmp_path, "last", PROBE.replace("def plant", "def _plant")),
+                 probe_assignment, warm=True)
+    assert last["score"] == 1 and "planted.txt" not in note(last, "observed")["tmp"]
+    assert [z for z in zygote._WARM.values() if z.alive] != survivors  # a new one served
 
 
 @pytest.mark.parametrize("fixture", ["os_exit_softmax", "infinite_loop_sigmoid", "notebook_magics",
