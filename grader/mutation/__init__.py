@@ -1,0 +1,1 @@
+"""Mutation testing of an assignment's checks: see grader/mutation/run.py."""
