@@ -126,7 +126,7 @@ def perturb(value: object, rng: np.random.Generator) -> object:
     that sum to one still do. Integers, handles and functions are kept: they are sizes, labels
     and objects, not data."""
     if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
-        if np.unique(value).size <= 2:
+        if set(np.unique(value).tolist()) == {0.0, 1.0}:  # one-hot labels, masks
             return rng.permutation(value) if value.ndim else value.copy()
         low, high = float(value.min()), float(value.max())
         if low >= 0 and high <= 1:

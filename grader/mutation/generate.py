@@ -11,6 +11,7 @@ only a noisier diff). Mutants that come out textually identical are kept once.
 from __future__ import annotations
 
 import ast
+import copy
 import difflib
 import os
 from dataclasses import dataclass
@@ -103,27 +104,64 @@ def splice(source: str, node: ast.AST, text: str) -> str:
     return source[:begin] + text + source[end:]
 
 
+def _placeholders(source: str, new: ast.AST) -> tuple[str, dict[str, str]]:
+    """``new`` unparsed with every expression it took from the reference (it still has its
+    position) standing as a placeholder name, and each placeholder's original text: so the
+    parts a mutation does not touch keep the author's spelling (``1e-5`` stays ``1e-5``)."""
+    segments: dict[str, str] = {}
+
+    class Keep(ast.NodeTransformer):
+        def visit(self, node: ast.AST) -> ast.AST:
+            if isinstance(node, ast.expr) and hasattr(node, "lineno"):
+                text = ast.get_source_segment(source, node)
+                if text is not None and "\n" not in text:
+                    name = f"__grader_segment_{len(segments)}__"
+                    segments[name] = text
+                    return ast.Name(name, ast.Load())
+            return self.generic_visit(node)
+
+    return ast.unparse(Keep().visit(copy.deepcopy(new))), segments
+
+
+def _texts(source: str, new: ast.AST | None) -> list[str]:
+    """Candidate texts for the replacement, the most faithful to the reference first."""
+    if new is None:
+        return ["pass"]
+    texts = []
+    if isinstance(new, ast.expr) and hasattr(new, "lineno"):
+        texts.append(ast.get_source_segment(source, new) or "")
+    template, segments = _placeholders(source, new)
+    for wrap in (False, True):
+        text = template
+        for name, segment in segments.items():
+            atom = segment.isidentifier() or segment.replace(".", "").isalnum()
+            text = text.replace(name, f"({segment})" if wrap and not atom else segment)
+        texts.append(text)
+    texts.append(ast.unparse(new))
+    return [t for t in dict.fromkeys(texts) if t and "\n" not in t]
+
+
 def render(source: str, tree: ast.Module, parent: ast.AST, field: str, node: ast.AST,
            new: ast.AST | None) -> str | None:
     """The mutated file's text, or None when the mutation gives no valid program."""
+    for part in ast.walk(new) if new is not None else ():
+        if isinstance(part, ast.stmt) and not hasattr(part, "lineno"):
+            part.lineno = 0  # a statement an operator built: unparse wants its line
     undo = _swap(parent, field, node, new)
     try:
         expected = ast.dump(tree)
         whole = ast.unparse(tree)
     finally:
         undo()
-    text = "pass" if new is None else ast.unparse(ast.fix_missing_locations(new))
-    for candidate in (text, f"({text})"):
-        if "\n" in candidate:
-            break
-        mutated = splice(source, node, candidate)
-        try:
-            if ast.dump(ast.parse(mutated)) == expected:
-                return mutated
-        except SyntaxError:
-            pass
-        if new is None or isinstance(new, ast.stmt):
-            break  # a statement is not parenthesised
+    statement = new is None or isinstance(new, ast.stmt)
+    for text in _texts(source, new):
+        for candidate in ([text] if statement else [text, f"({text})"]):
+            mutated = splice(source, node, candidate)
+            try:
+                if ast.dump(ast.parse(mutated)) == expected:
+                    return mutated
+            except SyntaxError:
+                pass
     try:
         if ast.dump(ast.parse(whole)) == expected:
             return whole
@@ -141,36 +179,43 @@ def generate(assignment: Assignment, *, problem: str | None = None,
         return []
     owner = {name: p.id for p in assignment.problems for name in p.functions
              if problem is None or p.id == problem}
-    operators = operators or OPERATORS
     mutants: list[GeneratedMutant] = []
-    seen: set[str] = set()
     for root, dirs, files in os.walk(reference):
         dirs[:] = sorted(d for d in dirs if d != "__pycache__")
         for name in sorted(files):
-            if not name.endswith(".py"):
-                continue
-            path = os.path.join(root, name)
-            relative = os.path.relpath(path, reference)
-            with open(path, encoding="utf-8") as handle:
-                source = handle.read()
-            try:
-                tree = ast.parse(source)
-            except SyntaxError:
-                continue
-            lines = source.splitlines()
-            for qualname, function in targets(tree, set(owner)):
-                problem_id = owner[qualname.split(".")[0]]
-                for node, parent, field in list(_children(function)):
-                    for operator in operators:
-                        for change, new in operator.propose(node, Context(parent, field)):
-                            mutated = render(source, tree, parent, field, node, new)
-                            if mutated is None:
-                                continue
-                            shape = ast.dump(ast.parse(mutated))
-                            if mutated == source or shape in seen:
-                                continue
-                            seen.add(shape)
-                            mutants.append(GeneratedMutant(
-                                f"m{len(mutants) + 1:03d}", problem_id, relative, qualname, operator.name,
-                                change, node.lineno, lines[node.lineno - 1].strip(), source, mutated))
+            if name.endswith(".py"):
+                path = os.path.join(root, name)
+                with open(path, encoding="utf-8") as handle:
+                    source = handle.read()
+                mutants += mutate_source(source, os.path.relpath(path, reference), owner, operators,
+                                         first=len(mutants) + 1)
+    return mutants
+
+
+def mutate_source(source: str, file: str, owner: dict[str, str], operators: list[Operator] | None = None,
+                  first: int = 1) -> list[GeneratedMutant]:
+    """The mutants of one file: every operator at every node of the functions (and classes) in
+    ``owner`` (name -> problem id), numbered from ``first``; none if the file does not parse."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return []
+    lines = source.splitlines()
+    mutants: list[GeneratedMutant] = []
+    seen: set[str] = set()
+    for qualname, function in targets(tree, set(owner)):
+        problem_id = owner[qualname.split(".")[0]]
+        for node, parent, field in list(_children(function)):
+            for operator in operators or OPERATORS:
+                for change, new in operator.propose(node, Context(parent, field)):
+                    mutated = render(source, tree, parent, field, node, new)
+                    if mutated is None:
+                        continue
+                    shape = ast.dump(ast.parse(mutated))
+                    if mutated == source or shape in seen:
+                        continue
+                    seen.add(shape)
+                    mutants.append(GeneratedMutant(
+                        f"m{first + len(mutants):03d}", problem_id, file, qualname, operator.name,
+                        change, node.lineno, lines[node.lineno - 1].strip(), source, mutated))
     return mutants

@@ -69,7 +69,7 @@ def arith(node: ast.AST, ctx: Context) -> Iterator[Proposal]:
         for new in ARITH[type(node.op)]:
             if new is not ast.MatMult:
                 yield f"{SYMBOL[type(node.op)]}= -> {SYMBOL[new]}=", ast.AugAssign(node.target, new(), node.value)
-        yield f"{SYMBOL[type(node.op)]}= -> =", ast.Assign([node.target], node.value, lineno=node.lineno)
+        yield f"{SYMBOL[type(node.op)]}= -> =", ast.Assign([node.target], node.value)
 
 
 COMPARE = {ast.Lt: [ast.LtE, ast.Gt], ast.LtE: [ast.Lt, ast.GtE], ast.Gt: [ast.GtE, ast.Lt],
@@ -255,15 +255,13 @@ def inplace(node: ast.AST, ctx: Context) -> Iterator[Proposal]:
     dropped (``x.copy() -> x``: an alias) or added (``y = x -> y = x.copy()``)."""
     if isinstance(node, ast.AugAssign) and isinstance(node.target, ast.Name):
         load = ast.Name(node.target.id, ast.Load())
-        yield "in-place update -> copy", ast.Assign([node.target], ast.BinOp(load, node.op, node.value),
-                                                       lineno=node.lineno)
+        yield "in-place update -> copy", ast.Assign([node.target], ast.BinOp(load, node.op, node.value))
     if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
         target, value = node.targets[0].id, node.value
         if isinstance(value, ast.BinOp) and isinstance(value.left, ast.Name) and value.left.id == target:
             yield "copy -> in-place update", ast.AugAssign(ast.Name(target, ast.Store()), value.op, value.right)
         if isinstance(value, ast.Name):
-            yield "copy added", ast.Assign(node.targets, ast.Call(ast.Attribute(value, "copy", ast.Load()), [], []),
-                                           lineno=node.lineno)
+            yield "copy added", ast.Assign(node.targets, ast.Call(ast.Attribute(value, "copy", ast.Load()), [], []))
     copied = _copy_call(node)
     if copied is not None:
         yield "copy dropped", copied
@@ -317,13 +315,15 @@ def sign(node: ast.AST, ctx: Context) -> Iterator[Proposal]:
         for position, value in enumerate(values):
             if isinstance(value, ast.Constant) and not isinstance(value.value, (int, float)):
                 continue
+            if isinstance(value, ast.UnaryOp) and isinstance(value.op, ast.USub):
+                continue  # dropping that minus is the same mutant
             negated = list(values)
             negated[position] = ast.UnaryOp(ast.USub(), value)
             new_value = ast.Tuple(negated, ast.Load()) if isinstance(node.value, ast.Tuple) else negated[0]
             yield f"returned value {position + 1} negated" if len(values) > 1 else "returned value negated", \
                 ast.Return(new_value)
     if isinstance(node, ast.Assign) and isinstance(node.value, ast.BinOp) and isinstance(node.value.op, (ast.Add, ast.Sub)):
-        yield "assigned value negated", ast.Assign(node.targets, ast.UnaryOp(ast.USub(), node.value), lineno=node.lineno)
+        yield "assigned value negated", ast.Assign(node.targets, ast.UnaryOp(ast.USub(), node.value))
 
 
 def term(node: ast.AST, ctx: Context) -> Iterator[Proposal]:
