@@ -67,7 +67,7 @@ class Difference:
     """The first input on which a mutant and the reference disagree: the check to add."""
 
     call: Call
-    probe: str               # "the checks' call 12" or "random inputs (variant 1) of call 12's shapes"
+    probe: str               # the checks' own call, random inputs of its shapes, or its data magnified
     expected: Outcome
     got: Outcome
 
@@ -146,13 +146,29 @@ def perturb(value: object, rng: np.random.Generator) -> object:
     return value
 
 
+def magnified(value: object, rng: np.random.Generator | None = None) -> object:
+    """The same data a thousand times larger (logits, activations: not probabilities, labels
+    or sizes): where a numerically unstable formula overflows and a stable one does not."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f" and value.size:
+        if set(np.unique(value).tolist()) <= {0.0, 1.0} or (value.min() >= 0 and value.max() <= 1):
+            return value.copy()
+        return value * 1000.0
+    if isinstance(value, (list, tuple)):
+        return type(value)(magnified(v) for v in value)
+    if isinstance(value, dict):
+        return {k: magnified(v) for k, v in value.items()}
+    return value
+
+
 def variants(calls: list[Call], count: int = VARIANTS, seed: int = 0) -> list[list[Call]]:
-    """The checks' calls, then ``count`` replays of them on random inputs of the same shapes."""
+    """The checks' calls, then ``count`` replays of them on random inputs of the same shapes,
+    then one on their own inputs magnified."""
     rng = np.random.default_rng(seed)
     sequences = [calls]
-    for _ in range(count):
-        sequences.append([Call(c.function, perturb(c.args, rng), perturb(c.kwargs, rng),
-                               {**c.options, "value": perturb(c.options["value"], rng)}, c.target, c.result)
+    changes = [perturb] * count + [magnified]
+    for change in changes:
+        sequences.append([Call(c.function, change(c.args, rng), change(c.kwargs, rng),
+                               {**c.options, "value": change(c.options["value"], rng)}, c.target, c.result)
                           for c in calls])
     return sequences
 
@@ -280,8 +296,12 @@ def first_difference(session: sessions.Session, base: Baseline,
             if (s, index) in base.unstable or same(expected[index], outcome):
                 return False
             call = sequence[index]
-            probe = f"the checks' call {index + 1}" if s == 0 else \
-                f"random inputs (variant {s}) of the shapes of the checks' call {index + 1}"
+            if s == 0:
+                probe = f"the checks' call {index + 1}"
+            elif s < len(base.sequences) - 1:
+                probe = f"random inputs (variant {s}) of the shapes of the checks' call {index + 1}"
+            else:
+                probe = f"the checks' call {index + 1} with its data magnified 1000 times"
             mine = relevant(call)
             if found is None or (mine and not relevant(found.call)):
                 found = Difference(call, probe, expected[index], outcome)

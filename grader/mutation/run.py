@@ -2,7 +2,7 @@
 the rest like submissions, and report what survived with the input that tells it apart.
 
 The order: (1) grade the reference, recording every call the checks make into the worker;
-(2) replay those calls, and random-input variants of them, on the reference in the sandbox
+(2) replay those calls, random-input variants of them and their data magnified, on the reference in the sandbox
 (twice: what is not reproducible is compared with nothing); (3) replay them on each mutant in
 its own sandboxed worker: no difference anywhere means equivalent; (4) grade every other mutant
 in one pytest session with warm sandboxes (grader.grading.grade_each, as ``grader validate``
@@ -183,7 +183,7 @@ def _mutate(assignment, problem, limit, operators, sandbox_mode, on_warning, out
     base = equivalence.baseline(lambda: _sandboxed(jobs, assignment.reference_dir), calls)
     seconds["reference"] = time.perf_counter() - clock
     out(f"reference: full marks; {len(calls)} calls recorded, replayed with "
-        f"{len(base.sequences) - 1} random variants ({seconds['reference']:.2f} s, "
+        f"{len(base.sequences) - 2} random variants and magnified ({seconds['reference']:.2f} s, "
         f"{len(base.unstable)} not reproducible)")
 
     problem_of = _owner(assignment)
