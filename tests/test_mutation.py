@@ -261,3 +261,12 @@ def test_request_errors_are_one_line_exit_2(tiny):
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "no problem 'nope'" in done.stderr
     done, _ = mutate_cli(str(tiny), "--operator", "nope")
     assert done.returncode == 2 and "no mutation operator nope" in done.stderr
+
+
+def test_warnings_compare_by_message_not_by_the_source_line_they_quote():
+    Out = equivalence.Outcome
+    ref = "m.py:3: RuntimeWarning: overflow encountered in exp\n  e = np.exp(x - x.max())\n"
+    mutant = "m.py:3: RuntimeWarning: overflow encountered in exp\n  e = np.exp(x - x.min())\n"
+    assert equivalence.same(Out(1.0, stdout=ref), Out(1.0, stdout=mutant))
+    assert not equivalence.same(Out(1.0, stdout=ref), Out(1.0, stdout=ref.replace("overflow", "underflow")))
+    assert not equivalence.same(Out(1.0, stdout=ref), Out(1.0, stdout=""))

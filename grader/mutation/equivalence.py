@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import re
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
@@ -72,16 +73,47 @@ class Difference:
     got: Outcome
 
     def as_dict(self) -> dict:
+        where, expected, got = mismatch(self.expected, self.got)
         return {"function": self.call.label, "probe": self.probe,
                 "args": [describe(a) for a in self.call.args],
                 "kwargs": {k: describe(v) for k, v in self.call.kwargs.items()},
-                "seed": self.call.options.get("seed", 0),
-                "expected": self.expected.text(), "got": self.got.text()}
+                "seed": self.call.options.get("seed", 0), "where": where,
+                "expected": expected, "got": got}
 
     def text(self) -> str:
         shown = [describe(a) for a in self.call.args] + [f"{k}={describe(v)}" for k, v in self.call.kwargs.items()]
+        where, expected, got = mismatch(self.expected, self.got)
         return (f"{self.call.label}({', '.join(shown)})  [{self.probe}, seed {self.call.options.get('seed', 0)}]\n"
-                f"      reference: {self.expected.text()}\n      mutant:    {self.got.text()}")
+                f"      {where} of the reference: {expected}\n      {where} of the mutant:    {got}")
+
+
+def _first_unequal(a: object, b: object, path: str) -> tuple[str, object, object]:
+    """The innermost part of two returned values where they part (a key, an index)."""
+    if isinstance(a, dict) and isinstance(b, dict) and a.keys() == b.keys():
+        for key in a:
+            if not same_value(a[key], b[key]):
+                return _first_unequal(a[key], b[key], f"{path}[{key!r}]")
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)) and len(a) == len(b):
+        for index, (x, y) in enumerate(zip(a, b)):
+            if not same_value(x, y):
+                return _first_unequal(x, y, f"{path}[{index}]")
+    return path, a, b
+
+
+def mismatch(expected: Outcome, got: Outcome) -> tuple[str, str, str]:
+    """Where two outcomes differ, and each side there, as text: the result (or the part of it
+    that differs), what was printed, the arguments after the call, or the exception."""
+    if expected.error or got.error:
+        return "outcome", expected.text(), got.text()
+    if not same_value(expected.value, got.value):
+        where, a, b = _first_unequal(expected.value, got.value, "result")
+        return where, show(a, 400), show(b, 400)
+    if printed(expected.stdout) != printed(got.stdout):
+        return "printed output", repr(expected.stdout[:300]), repr(got.stdout[:300])
+    if not same_value(expected.args_after, got.args_after):
+        where, a, b = _first_unequal(expected.args_after, got.args_after, "arguments after the call")
+        return where, show(a, 400), show(b, 400)
+    return "calls of the functions it was given", show(expected.callables, 300), show(got.callables, 300)
 
 
 def describe(value: object) -> str:
@@ -253,10 +285,19 @@ def same_value(a: object, b: object) -> bool:
     return bool(np.array_equal(x, y))
 
 
+WARNING = re.compile(r"^[^\n]*?:\d+: (\w*Warning: [^\n]*)\n(?:  [^\n]*\n)?", re.MULTILINE)
+
+
+def printed(text: str) -> str:
+    """What a call printed, with Python's warnings reduced to their kind and message: they also
+    quote the file, line and source text, which the mutation may have changed."""
+    return WARNING.sub(r"\1\n", text)
+
+
 def same(a: Outcome, b: Outcome) -> bool:
     if a.error or b.error:
         return a.error == b.error
-    return (a.stdout == b.stdout and same_value(a.value, b.value) and same_value(a.args_after, b.args_after)
+    return (printed(a.stdout) == printed(b.stdout) and same_value(a.value, b.value) and same_value(a.args_after, b.args_after)
             and same_value(a.callables, b.callables))
 
 
