@@ -162,6 +162,14 @@ REFERENCE = {"f.py": textwrap.dedent("""\
         while i < n:
             i += 1
         return i
+
+
+    def grow(n):
+        kept = [0]
+        for _ in range(n):
+            kept.append(np.ones(100000))
+            kept.pop(0)
+        return len(kept)
     """)}
 
 CHECKS = textwrap.dedent("""\
@@ -178,6 +186,11 @@ CHECKS = textwrap.dedent("""\
     @pytest.mark.problem("count", points=1)
     def test_count(submission, reference):
         assert submission.count(4) == 4
+
+
+    @pytest.mark.problem("grow", points=1)
+    def test_grow(submission, reference):
+        assert submission.grow(3000) == 1
     """)
 
 
@@ -185,9 +198,10 @@ CHECKS = textwrap.dedent("""\
 def tiny(tmp_path: Path) -> Path:
     folder = make_assignment(tmp_path / "tiny", [
         {"id": "scale", "points": 1, "functions": ["scale"], "module": "f"},
-        {"id": "count", "points": 1, "functions": ["count"], "module": "f"}], CHECKS, REFERENCE)
+        {"id": "count", "points": 1, "functions": ["count"], "module": "f"},
+        {"id": "grow", "points": 1, "functions": ["grow"], "module": "f"}], CHECKS, REFERENCE)
     with open(folder / "assignment.toml", "a") as handle:
-        handle.write("\n[limits]\ncall_seconds = 1\n")
+        handle.write("\n[limits]\ncall_seconds = 2\nmemory_mb = 1024\n")
     return folder
 
 
@@ -242,6 +256,15 @@ def test_survivors_judged_harmless_are_not_shown_again(tiny, tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SURVIVOR" not in done.stdout
     assert f"{len(survivors)} survivor(s) judged harmless in survivors.toml not shown" in done.stdout
+
+
+def test_a_mutant_that_exhausts_memory_costs_only_its_own_grading(tiny, tmp_path):
+    out = tmp_path / "grow.json"
+    done, _ = mutate_cli(str(tiny), "--problem", "grow", "--operator", "delete", "--json", str(out))
+    report = json.loads(out.read_text())
+    status = {m["line_text"]: m["status"] for m in report["mutants"]}
+    assert status == {"kept = [0]": "killed", "kept.append(np.ones(100000))": "killed",
+                      "kept.pop(0)": "killed"}, done.stdout + done.stderr  # the last one: 2.4 GB
 
 
 def test_a_mutant_that_hangs_costs_only_its_own_grading(tiny, tmp_path):
