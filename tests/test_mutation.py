@@ -280,6 +280,11 @@ def test_a_mutant_that_hangs_costs_only_its_own_grading(tiny, tmp_path):
 
 
 def test_request_errors_are_one_line_exit_2(tiny):
+    (tiny / "mutants").mkdir()
+    (tiny / "mutants" / "survivors.toml").write_text('[[survivor]]\nfile = "f.py"\n')
+    done, _ = mutate_cli(str(tiny), "--problem", "scale")
+    assert done.returncode == 2 and "survivor 1 needs function, operator, change, line, node, reason" in done.stderr
+    (tiny / "mutants" / "survivors.toml").unlink()
     done, _ = mutate_cli(str(tiny), "--problem", "nope")
     assert done.returncode == 2 and done.stderr.strip().count("\n") == 0 and "no problem 'nope'" in done.stderr
     done, _ = mutate_cli(str(tiny), "--operator", "nope")

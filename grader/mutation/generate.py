@@ -29,13 +29,16 @@ class GeneratedMutant:
     operator: str
     change: str         # "axis=1 -> axis=0"
     line: int
-    line_text: str      # the reference's line, stripped: with file, function, operator and change, the stable key
+    line_text: str      # the reference's line, stripped
+    node_text: str      # the mutated expression or statement as the reference spells it
     original: str       # the whole reference file
     source: str         # the whole mutated file
 
     @property
-    def key(self) -> tuple[str, str, str, str, str]:
-        return (self.file, self.function, self.operator, self.change, self.line_text)
+    def key(self) -> tuple[str, str, str, str, str, str]:
+        """What survivors.toml names a mutant by: no line numbers, so an edit elsewhere in the
+        file keeps it; the node's text tells apart two ``+`` on one line."""
+        return (self.file, self.function, self.operator, self.change, self.line_text, self.node_text)
 
     def diff(self) -> str:
         return "".join(difflib.unified_diff(self.original.splitlines(True), self.source.splitlines(True),
@@ -217,5 +220,6 @@ def mutate_source(source: str, file: str, owner: dict[str, str], operators: list
                     seen.add(shape)
                     mutants.append(GeneratedMutant(
                         f"m{first + len(mutants):03d}", problem_id, file, qualname, operator.name,
-                        change, node.lineno, lines[node.lineno - 1].strip(), source, mutated))
+                        change, node.lineno, lines[node.lineno - 1].strip(),
+                        " ".join((ast.get_source_segment(source, node) or "").split()), source, mutated))
     return mutants

@@ -32,11 +32,11 @@ from grader.session import Session
 from grader.validate import Mutant, build_mutant, judge_mutant
 
 SURVIVORS = "survivors.toml"
-KEY_FIELDS = ("file", "function", "operator", "change", "line")
+KEY_FIELDS = ("file", "function", "operator", "change", "line", "node")
 
 
 class MutationError(Exception):
-    """The run cannot start (the reference does not get full marks, a bad survivors.toml)."""
+    """The run cannot start: the reference does not get full marks."""
 
 
 @dataclass
@@ -51,7 +51,7 @@ class MutantResult:
     def as_dict(self) -> dict:
         m = self.mutant
         data = {"id": m.ident, "problem": m.problem, "file": m.file, "function": m.function,
-                "operator": m.operator, "change": m.change, "line": m.line, "line_text": m.line_text,
+                "operator": m.operator, "change": m.change, "line": m.line, "line_text": m.line_text, "node": m.node_text,
                 "status": self.status, "lost": self.lost}
         if self.status in ("survived", "error"):
             data["diff"] = m.diff()
@@ -95,7 +95,8 @@ class MutationReport:
 # ------------------------------------------------------------------ survivors.toml
 
 def load_survivors(assignment: Assignment) -> dict[tuple, str]:
-    """Survivors judged harmless: their stable key -> the reason given."""
+    """Survivors judged harmless: their stable key -> the reason given (AssignmentError for a
+    malformed file: an author's mistake, reported like a malformed mutants.toml)."""
     path = os.path.join(assignment.folder, "mutants", SURVIVORS)
     if not os.path.isfile(path):
         return {}
@@ -103,12 +104,12 @@ def load_survivors(assignment: Assignment) -> dict[tuple, str]:
         with open(path, "rb") as handle:
             entries = tomllib.load(handle).get("survivor", [])
     except (OSError, tomllib.TOMLDecodeError) as exc:
-        raise MutationError(f"{path} cannot be read: {exc}") from None
+        raise AssignmentError(f"{path} cannot be read: {exc}") from None
     known = {}
     for number, entry in enumerate(entries, 1):
         missing = [k for k in (*KEY_FIELDS, "reason") if not isinstance(entry.get(k), str) or not entry.get(k)]
         if missing:
-            raise MutationError(f"{path}: survivor {number} needs {', '.join(missing)}")
+            raise AssignmentError(f"{path}: survivor {number} needs {', '.join(missing)}")
         known[tuple(entry[k] for k in KEY_FIELDS)] = entry["reason"]
     return known
 
