@@ -67,4 +67,11 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m grader.mutation NAME ...`` until grader/cli.py wires ``grader mutate``."""
     parser = argparse.ArgumentParser(prog="grader", description=__doc__.splitlines()[0])
     add_parser(parser.add_subparsers(dest="command", required=True))
-    return run(parser.parse_args(["mutate", *(sys.argv[1:] if argv is None else argv)]))
+    args = parser.parse_args(["mutate", *(sys.argv[1:] if argv is None else argv)])
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a bug of ours: exit 3 with one line (as grader.cli)
+        print(f"grader mutate: internal failure: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
