@@ -51,8 +51,8 @@ class MutantResult:
     def as_dict(self) -> dict:
         m = self.mutant
         data = {"id": m.ident, "problem": m.problem, "file": m.file, "function": m.function,
-                "operator": m.operator, "change": m.change, "line": m.line, "line_text": m.line_text, "node": m.node_text,
-                "status": self.status, "lost": self.lost}
+                "operator": m.operator, "change": m.change, "line": m.line, "line_text": m.line_text,
+                "node": m.node_text, "status": self.status, "lost": self.lost}
         if self.status in ("survived", "error"):
             data["diff"] = m.diff()
             data["known_harmless"] = self.reason
@@ -61,7 +61,6 @@ class MutantResult:
         if self.note:
             data["note"] = self.note
         return data
-
 
 
 @dataclass
