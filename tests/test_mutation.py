@@ -164,6 +164,16 @@ REFERENCE = {"f.py": textwrap.dedent("""\
         return i
 
 
+    class Acc:
+        def __init__(self):
+            self.total = 0.0
+            self.spare = 1.0
+
+        def add(self, x):
+            self.total = self.total + x
+            return self.total
+
+
     def grow(n):
         kept = [0]
         for _ in range(n):
@@ -188,6 +198,13 @@ CHECKS = textwrap.dedent("""\
         assert submission.count(4) == 4
 
 
+    @pytest.mark.problem("acc", points=1)
+    def test_acc(submission):
+        acc = submission.Acc()
+        acc.add(2.0)
+        assert acc.add(3.0) == 5.0
+
+
     @pytest.mark.problem("grow", points=1)
     def test_grow(submission, reference):
         assert submission.grow(3000) == 1
@@ -199,7 +216,8 @@ def tiny(tmp_path: Path) -> Path:
     folder = make_assignment(tmp_path / "tiny", [
         {"id": "scale", "points": 1, "functions": ["scale"], "module": "f"},
         {"id": "count", "points": 1, "functions": ["count"], "module": "f"},
-        {"id": "grow", "points": 1, "functions": ["grow"], "module": "f"}], CHECKS, REFERENCE)
+        {"id": "grow", "points": 1, "functions": ["grow"], "module": "f"},
+        {"id": "acc", "points": 1, "functions": ["Acc"], "module": "f"}], CHECKS, REFERENCE)
     with open(folder / "assignment.toml", "a") as handle:
         handle.write("\n[limits]\ncall_seconds = 2\nmemory_mb = 1024\n")
     return folder
@@ -277,6 +295,21 @@ def test_a_mutant_that_hangs_costs_only_its_own_grading(tiny, tmp_path):
     assert status[("i += 1", "1 -> 0")] == "killed"      # never ends either
     assert status[("i = 0", "0 -> 1")] == "equivalent"   # graded on after the hanging ones
     assert seconds < 60, done.stdout
+
+
+def test_objects_the_checks_build_are_built_again_in_the_replay(tiny, tmp_path):
+    """``Acc()`` then ``acc.add(2.0)``: the replay maps the reference's object to the mutant's, so
+    a changed method is told apart on its own call and dead state is equivalent."""
+    out = tmp_path / "acc.json"
+    mutate_cli(str(tiny), "--problem", "acc", "--operator", "delete", "--operator", "arith", "--json", str(out))
+    found = {(m["line_text"], m["change"]): m for m in json.loads(out.read_text())["mutants"]}
+    assert found[("self.spare = 1.0", "statement deleted")]["status"] == "equivalent"
+    changed = found[("self.total = self.total + x", "+ -> -")]
+    assert changed["status"] == "killed"
+    assert changed["distinguishing_input"]["function"] == "Acc.add"
+    # calls 1-2 are scale's and count's; 3 builds Acc, 4 looks up acc.add, 5 is add(2.0)
+    assert changed["distinguishing_input"]["probe"] == "the checks' call 5"
+    assert (changed["distinguishing_input"]["expected"], changed["distinguishing_input"]["got"]) == ("2.0", "-2.0")
 
 
 def test_request_errors_are_one_line_exit_2(tiny):

@@ -56,8 +56,8 @@ class MutantResult:
         if self.status in ("survived", "error"):
             data["diff"] = m.diff()
             data["known_harmless"] = self.reason
-            if self.difference is not None:
-                data["distinguishing_input"] = self.difference.as_dict()
+        if self.difference is not None:
+            data["distinguishing_input"] = self.difference.as_dict()
         if self.note:
             data["note"] = self.note
         return data
