@@ -68,6 +68,9 @@ def _parser() -> argparse.ArgumentParser:
                                   "gradebook, and what changed between them and why")
     history.add_argument("results", metavar="RESULTS_DIR")
     history.add_argument("student")
+    from grader.mutation import cli as mutation_cli
+
+    mutation_cli.add_parser(commands)
     return parser
 
 
@@ -210,6 +213,10 @@ def main(argv: list[str] | None = None) -> int:
             return cmd_batch(args)
         if args.command == "history":
             return cmd_history(args)
+        if args.command == "mutate":
+            from grader.mutation import cli as mutation_cli
+
+            return mutation_cli.run(args)
         return cmd_validate(args)
     except (AssignmentError, SubmissionError, SandboxUnavailable) as exc:
         _say(f"grader: {exc}", sys.stderr)

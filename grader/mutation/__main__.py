@@ -1,0 +1,5 @@
+import sys
+
+from grader.mutation.cli import main
+
+sys.exit(main())
