@@ -129,3 +129,39 @@ def test_new_refuses_what_it_cannot_scaffold(tmp_path, scaffold):
         assert len(done.stderr.strip().splitlines()) == 1, done.stderr
     assert not (tmp_path / "assignments" / "x").exists() and not (tmp_path / "reference_solutions" / "x").exists()
     assert re.search(r"tools_lab .*already exists", run_cli(*cases[0][0]).stderr)
+
+
+ODD = '''import random
+
+import numpy as np
+
+
+def noisy(x):
+    """x plus noise: the worker seeds random and numpy.random, so must the check's reference."""
+    return x + np.random.normal(size=np.shape(x)) + random.random()
+
+
+def pick(d):
+    """d's value at 'k': every guessed input (arrays, floats, ints) makes it raise."""
+    return d["k"]
+
+
+def maker(n):
+    """A function returning n: nothing the checks can compare."""
+    return lambda: n
+'''
+
+
+def test_a_reference_the_guesses_do_not_suit_still_validates(tmp_path):
+    """Random inside, no accepted input, no comparable result: the scaffold still passes on the
+    reference and gives the starter 0, and says which checks to replace."""
+    write_folder(tmp_path / "src", {"odd.py": ODD})
+    done = run_cli("new", "odd_lab", "--from", str(tmp_path / "src" / "odd.py"), "--into", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    folder = tmp_path / "out" / "assignments" / "odd_lab"
+    assert "seeded(reference.noisy, *args)" in (folder / "checks" / "test_noisy.py").read_text()
+    assert '.get("type") == "IndexError"' in (folder / "checks" / "test_pick.py").read_text()
+    assert "this check only runs maker" in (folder / "public" / "test_public_maker.py").read_text()
+    done = run_cli("validate", str(folder), "--sandbox", "process")
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "reference: 6 / 6" in done.stdout and "starter: 0 / 6" in done.stdout

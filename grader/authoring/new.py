@@ -24,6 +24,7 @@ import ast
 import copy
 import inspect
 import os
+import random
 import re
 import shutil
 import types
@@ -146,8 +147,8 @@ def _attempt(function: object, args: list) -> tuple[bool, object, str]:
     accepted when it returns plain data that compares equal to itself."""
     same = _compare()
     try:
-        first = function(*copy.deepcopy(args))
-        again = function(*copy.deepcopy(args))
+        first = _seeded_call(function, args)
+        again = _seeded_call(function, args)
     except Exception as exc:  # noqa: BLE001 - the reference refusing a guessed input
         return False, None, type(exc).__name__
     if not _is_data(first):
@@ -157,6 +158,13 @@ def _attempt(function: object, args: list) -> tuple[bool, object, str]:
     except AssertionError:
         return False, None, ""  # random inside, or not comparable: not a usable input
     return True, first, ""
+
+
+def _seeded_call(function: object, args: list) -> object:
+    """``function`` on copies of ``args``, seeded as the worker seeds a student's call."""
+    random.seed(0)
+    np.random.seed(0)
+    return function(*copy.deepcopy(args))
 
 
 def _seeded(kind: str, count: int) -> list:
@@ -196,9 +204,9 @@ def _method_plan(cls: type, ctor_args: list, rng: np.random.Generator, methods: 
     plan: list[tuple[str, str, list, object]] = []
 
     def replay() -> object:
-        obj = cls(*copy.deepcopy(ctor_args))
+        obj = _seeded_call(cls, ctor_args)
         for method, _, args, _ in plan:
-            getattr(obj, method)(*copy.deepcopy(args))
+            _seeded_call(getattr(obj, method), args)
         return obj
 
     for method in methods:
@@ -212,7 +220,7 @@ def _method_plan(cls: type, ctor_args: list, rng: np.random.Generator, methods: 
             args = [KINDS[kind][1](trial) if public else eval(KINDS[kind][0], {"rng": trial})  # noqa: S307
                     for _ in range(count)]
             try:
-                result = bound(*copy.deepcopy(args))
+                result = _seeded_call(bound, args)
             except Exception:  # noqa: BLE001 - try the next kind
                 if count == 0:
                     break
@@ -271,14 +279,7 @@ def _checks(definition: Definition, reference: types.SimpleNamespace) -> tuple[s
     guess = KINDS[kind][2] if kind else "none accepted"
     head = {"id": name, "guess": guess}
     if not kind:
-        kind = "matrix"
-        args = ", ".join([KINDS[kind][0]] * count)
-        raises = T.RAISES.format(id=name, error=error or "Exception", visibility="", prefix="",
-                                 args=", ".join(literal(v) for v in _public(kind, count)))
-        hidden = T.CHECK_HEAD.format(what="Hidden", **head) + T.COMPARE + raises
-        public = T.CHECK_HEAD.format(what="Public", **head) + T.COMPARE + raises.replace(
-            "points=1)", 'points=1, visibility="visible")').replace("def test_", "def test_public_")
-        return hidden, public
+        return _fallback(name, error, count, head)
     hidden_args = ", ".join([KINDS[kind][0]] * count)
     public_args = _public(kind, count)
     _, expected, _ = _attempt(target, public_args)
@@ -289,6 +290,19 @@ def _checks(definition: Definition, reference: types.SimpleNamespace) -> tuple[s
     return hidden, public
 
 
+def _fallback(name: str, error: str, count: int, head: dict) -> tuple[str, str]:
+    """Checks for a definition no guessed input suits: the reference raised ``error`` on every
+    guess (the checks compare the exception type), or returned nothing comparable (they check
+    that it runs). Both pass on the reference and fail on a stub; both say to replace them."""
+    template = T.RAISES if error else T.RUNS
+    args = ", ".join(literal(v) for v in _public("matrix", count))
+    hidden = template.format(id=name, error=error, visibility="", prefix="", args=args)
+    public = template.format(id=name, error=error, visibility=', visibility="visible"',
+                             prefix="public_", args=args)
+    return (T.CHECK_HEAD.format(what="Hidden", **head) + T.COMPARE + hidden,
+            T.CHECK_HEAD.format(what="Public", **head) + T.COMPARE + public)
+
+
 def _class_checks(definition: Definition, cls: type) -> tuple[str, str]:
     name = definition.name
     methods = [m.name for m in definition.node.body
@@ -297,8 +311,8 @@ def _class_checks(definition: Definition, cls: type) -> tuple[str, str]:
     kind, error = "", ""
     for candidate in KINDS:
         try:
-            cls(*_seeded(candidate, count))
-            cls(*_public(candidate, count))
+            _seeded_call(cls, _seeded(candidate, count))
+            _seeded_call(cls, _public(candidate, count))
         except Exception as exc:  # noqa: BLE001 - the reference refusing a guessed input
             error = error or type(exc).__name__
             continue
@@ -306,12 +320,7 @@ def _class_checks(definition: Definition, cls: type) -> tuple[str, str]:
         break
     head = {"id": name, "guess": KINDS[kind][2] if kind else "none accepted"}
     if not kind:
-        raises = T.RAISES.format(id=name, error=error or "Exception", visibility="", prefix="",
-                                 args=", ".join(literal(v) for v in _public("matrix", count)))
-        public = raises.replace("points=1)", 'points=1, visibility="visible")').replace(
-            "def test_", "def test_public_")
-        return (T.CHECK_HEAD.format(what="Hidden", **head) + T.COMPARE + raises,
-                T.CHECK_HEAD.format(what="Public", **head) + T.COMPARE + public)
+        return _fallback(name, error, count, head)
     rng = np.random.default_rng(0)
     hidden_ctor = [eval(KINDS[kind][0], {"rng": rng}) for _ in range(count)]  # noqa: S307
     hidden_plan = _method_plan(cls, hidden_ctor, rng, methods, public=False)

@@ -43,6 +43,14 @@ module = "{module}"
 '''
 
 COMPARE = '''\
+def seeded(function, *args, seed=0):
+    """function(*args) with random and numpy.random seeded as the worker seeds them before each
+    call of the student's code (the check's @pytest.mark.seed, default 0)."""
+    random.seed(seed)
+    np.random.seed(seed)
+    return function(*args)
+
+
 def same(got, expected, what="the result"):
     """Numbers (arrays, floats, ints) within rtol 1e-7; tuples, lists and dicts element by
     element; anything else by ==."""
@@ -80,6 +88,8 @@ TODO: adjust inputs. `grader new` guessed them ({guess}); they pass on the refer
 you know which inputs and edge cases find the bugs students make.
 """
 
+import random
+
 import numpy as np
 import pytest
 
@@ -95,7 +105,7 @@ def test_{id}_matches_reference(submission, reference):
     """{id} agrees with the reference on seeded random inputs"""
     rng = np.random.default_rng(0)  # TODO: adjust inputs
     args = [{args}]
-    same(submission.{id}(*args), reference.{id}(*args), "{id}(...)")
+    same(submission.{id}(*args), seeded(reference.{id}, *args), "{id}(...)")
 '''
 
 PUBLIC_FUNCTION = '''
@@ -115,9 +125,9 @@ def test_{id}_matches_reference(submission, reference):
     rng = np.random.default_rng(0)  # TODO: adjust inputs
     args = [{args}]
     calls = [{calls}]
-    mine, theirs = submission.{id}(*args), reference.{id}(*args)
+    mine, theirs = submission.{id}(*args), seeded(reference.{id}, *args)
     for method, method_args in calls:
-        same(getattr(mine, method)(*method_args), getattr(theirs, method)(*method_args),
+        same(getattr(mine, method)(*method_args), seeded(getattr(theirs, method), *method_args),
              f"{id}.{{method}}(...)")
 '''
 
@@ -139,6 +149,18 @@ def test_{prefix}{id}_raises_like_the_reference(submission):
     args = [{args}]
     result = submission.run("{id}", args)
     assert (result.error or {{}}).get("type") == "{error}", f"{id} should raise {error} here"
+'''
+
+RUNS = '''
+
+@pytest.mark.problem("{id}", points=1{visibility})
+def test_{prefix}{id}_runs(submission):
+    """{id} runs on these inputs without raising"""
+    # TODO: adjust inputs and compare the result: what the reference returns on the inputs
+    # `grader new` guessed is not plain data it can compare, so this check only runs {id}.
+    args = [{args}]
+    result = submission.run("{id}", args)
+    assert result.ok, f"{id} raised {{(result.error or {{}}).get('type')}}: {{(result.error or {{}}).get('message')}}"
 '''
 
 MUTANTS = '''\
