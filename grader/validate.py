@@ -137,9 +137,7 @@ def _changes(assignment: Assignment, kind: str, name: str, entry: dict, errors: 
         if not os.path.isfile(path):
             errors.append(f"{kind} {name}: its change names {file}, which the reference "
                           f"({assignment.reference_dir}) does not have (fix `file`)")
-            continue
-        text = open(path).read()
-        if text.count(old) != 1:
+        elif (text := open(path).read()).count(old) != 1:
             errors.append(f"{kind} {name}: its change to {file} matches the reference "
                           f"{text.count(old)} times, not once (update `old`)")
         changes.append((file, old, new))
@@ -317,6 +315,9 @@ def author_errors(assignment: Assignment) -> list[str]:
         raise AssignmentError(f"reference folder {reference_dir} not found: set reference = "
                               f"\"PATH\" in assignment.toml (relative to the assignment folder; "
                               f"default {default})")
+    if not assignment.check_dirs():
+        raise AssignmentError(f"{assignment.folder} has no checks/ or public/ folder: add the checks "
+                              "(grader new scaffolds them)")
     errors = []
     sources = []
     for folder in assignment.check_dirs():

@@ -228,7 +228,7 @@ def test_a_mutant_naming_a_missing_file_is_named(tmp_path):
     folder = sq_assignment(tmp_path, mutants="[[mutant]]\nname = \"m\"\nproblem = \"sq\"\nbug = \"b\"\n"
                                              "[[mutant.change]]\nfile = \"square.py\"\nold = \"x * x\"\nnew = \"x\"\n")
     line = one_line_error(folder, "mutant m: its change names square.py, which the reference")
-    assert "does not have (fix `file`)" in line and "0 times" not in line
+    assert line.endswith("does not have (fix `file`)") and "0 times" not in line
 
 
 def test_a_functions_entry_no_check_calls_is_named(tmp_path):
@@ -292,3 +292,13 @@ def test_validate_grades_the_starter(tmp_path, starter, said):
         return
     assert done.returncode == 1, done.stdout + done.stderr
     assert re.search(rf"^FAIL: starter \(.*starter\): {re.escape(said)}", done.stdout, re.M), done.stdout
+
+
+def test_a_functions_entry_the_reference_lacks_and_a_missing_checks_folder_are_named(tmp_path):
+    folder = sq_assignment(tmp_path / "a")
+    (folder / "ref" / "sq.py").write_text(SQ_REFERENCE["sq.py"].replace("def square", "def squared"))
+    one_line_error(folder, "problem sq: the reference (")
+    assert "does not define 'square', which its functions entry requires" in run_cli("validate", str(folder)).stderr
+    folder = sq_assignment(tmp_path / "b")
+    shutil.rmtree(folder / "checks")
+    one_line_error(folder, "has no checks/ or public/ folder: add the checks")
