@@ -56,7 +56,7 @@ from typing import Callable
 from grader import report
 from grader import zygote as zygotes
 from grader.assignment import Assignment, AssignmentError, load_reference
-from grader.grading import GraderFailure, grade, grade_each
+from grader.grading import CheckAuthorError, GraderFailure, grade, grade_each
 
 INDEX = "mutants.toml"
 VARIANTS = "variants.toml"
@@ -388,10 +388,14 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
     try:
         first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
     except GraderFailure as exc:
-        # The checks themselves are wrong (a marker missing or naming no problem, a bug in a
-        # check): the author's error, said as such rather than as the grader's failure.
-        cause = str(exc).removeprefix("the checks could not run: ")
-        raise AssignmentError(f"the checks are wrong: {cause}") from None
+        # The checks could not even run (a marker missing or naming no problem, a file that
+        # does not import): the author's error, said as such rather than as an internal
+        # failure. A bug inside a check (CheckAuthorError) keeps its exit 3 and its message,
+        # which names the file and line; a failure of the grader's own stays one.
+        setup = "the checks could not run: "
+        if isinstance(exc, CheckAuthorError) or not str(exc).startswith(setup):
+            raise
+        raise AssignmentError(f"the checks are wrong: {str(exc).removeprefix(setup)}") from None
     failures = []
     if first["score"] != first["max_score"]:
         failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
