@@ -115,12 +115,14 @@ def test_the_scaffold_checks_catch_a_wrong_answer(scaffold, tmp_path):
 
 def test_new_refuses_what_it_cannot_scaffold(tmp_path, scaffold):
     out, _ = scaffold
-    write_folder(tmp_path, {"empty.py": "X = 1\n", "tools.py": TOOLS})
+    write_folder(tmp_path, {"empty.py": "X = 1\n", "tools.py": TOOLS, "broken.py": "import nosuchmodule\n\n\ndef f(x):\n    return x\n"})
     cases = [
         (("new", "tools_lab", "--from", str(tmp_path / "tools.py"), "--into", str(out)), "already exists"),
         (("new", "x", "--from", str(tmp_path / "missing.py"), "--into", str(tmp_path)), "is not a .py file"),
         (("new", "x", "--from", str(tmp_path / "empty.py"), "--into", str(tmp_path)),
          "defines no public top-level function or class"),
+        (("new", "x", "--from", str(tmp_path / "broken.py"), "--into", str(tmp_path)),
+         "the reference cannot be imported (ModuleNotFoundError: No module named 'nosuchmodule')"),
         (("new", "bad-name", "--from", str(tmp_path / "tools.py"), "--into", str(tmp_path)), "not a plain identifier"),
     ]
     for args, said in cases:

@@ -362,7 +362,11 @@ def scaffold(name: str, references: list[str], into: str = ".") -> tuple[str, st
     try:
         for path in references:
             shutil.copy2(path, reference_dir)
-        reference = load_reference(types.SimpleNamespace(name=name, reference_dir=reference_dir))
+        try:
+            reference = load_reference(types.SimpleNamespace(name=name, reference_dir=reference_dir))
+        except Exception as exc:  # noqa: BLE001 - the author's module failing at import
+            raise AssignmentError(f"the reference cannot be imported ({type(exc).__name__}: {exc}): "
+                                  "fix it, then run grader new again") from None
         checks = {d.name: _checks(d, reference) for d in definitions}
         for sub in ("checks", "public", "starter", "mutants", "variants"):
             os.makedirs(os.path.join(folder, sub))
