@@ -373,7 +373,7 @@ def scaffold(name: str, references: list[str], into: str = ".") -> tuple[str, st
         limits = Limits()
         problems = "".join(T.PROBLEM.format(id=d.name, points=POINTS, module=d.module) for d in definitions)
         _write(os.path.join(folder, "assignment.toml"), T.ASSIGNMENT_TOML.format(
-            name=name, title=name.replace("_", " "), folder=os.path.relpath(folder),
+            name=name, title=name.replace("_", " "),
             sources=", ".join(os.path.basename(p) for p in references),
             reference=f"../../reference_solutions/{name}", problems=problems,
             **{k: getattr(limits, k) for k in ("memory_mb", "cpu_seconds", "file_size_mb",

@@ -7,8 +7,8 @@ plain pytest) and also executed by ``grader new`` to prove the guessed inputs on
 
 ASSIGNMENT_TOML = '''\
 # {name}: scaffolded by `grader new` from {sources}.
-# Edit freely; `grader validate {folder}` proves the assignment. Every key is described in
-# docs/authoring.md.
+# Edit freely; `grader validate PATH/TO/THIS/FOLDER` proves the assignment. Every key is
+# described in docs/authoring.md.
 name = "{name}"
 title = "{title}"
 version = "0.1"
@@ -84,8 +84,9 @@ def _numbers(value):
 CHECK_HEAD = '''\
 """{what} checks for {id}, scaffolded by `grader new`.
 
-TODO: adjust inputs. `grader new` guessed them ({guess}); they pass on the reference, but only
-you know which inputs and edge cases find the bugs students make.
+TODO: adjust inputs. `grader new` guessed them: {guess}.
+They pass on the reference, but only you know which inputs and edge cases find the bugs
+students make.
 """
 
 import random
