@@ -64,6 +64,18 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--retry-errors", action="store_true",
                        help="regrade submissions whose last grading timed out or failed")
 
+    new = commands.add_parser("new", help="scaffold an assignment from its reference solution "
+                              "(assignment.toml, checks, public checks, starter, mutants, variants)")
+    new.add_argument("name", help="the assignment's name (a plain identifier)")
+    new.add_argument("--from", dest="references", nargs="+", required=True, metavar="REFERENCE.py",
+                     help="the reference solution's modules")
+    new.add_argument("--into", default=".", metavar="DIR",
+                     help="writes DIR/assignments/NAME and DIR/reference_solutions/NAME (default: .)")
+    publish = commands.add_parser("publish", help="build the public copy students get (starter, "
+                                  "public checks, the grader; no hidden checks, mutants or reference)")
+    publish.add_argument("assignment", help="assignment name or folder")
+    publish.add_argument("-o", "--output", required=True, metavar="DIR", help="a new folder to write")
+
     history = commands.add_parser("history", help="every grading of one student in a batch's "
                                   "gradebook, and what changed between them and why")
     history.add_argument("results", metavar="RESULTS_DIR")
@@ -202,6 +214,28 @@ def cmd_history(args: argparse.Namespace) -> int:
     return EXIT_FULL
 
 
+def cmd_new(args: argparse.Namespace) -> int:
+    """Scaffold an assignment that ``grader validate`` passes as written (grader/authoring/new.py)."""
+    from grader.authoring import new
+
+    folder, reference = new.scaffold(args.name, args.references, args.into)
+    _say(f"wrote {folder} (assignment.toml, checks/, public/, starter/, mutants/, variants/) "
+         f"and {reference}")
+    _say(f"next: edit the checks marked 'TODO: adjust inputs', then: grader validate {folder}")
+    return EXIT_FULL
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    """The public copy students get (grader/authoring/publish.py)."""
+    from grader.authoring import publish
+
+    assignment = assignments.find(args.assignment)
+    files = publish.publish(assignment, args.output)
+    _say(f"wrote {args.output}: {len(files)} files (the grader, assignments/{assignment.name}: "
+         f"assignment.toml, public/, starter/); students run: python -m grader run SUBMISSION --public")
+    return EXIT_FULL
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -217,6 +251,10 @@ def main(argv: list[str] | None = None) -> int:
             from grader.mutation import cli as mutation_cli
 
             return mutation_cli.run(args)
+        if args.command == "new":
+            return cmd_new(args)
+        if args.command == "publish":
+            return cmd_publish(args)
         return cmd_validate(args)
     except (AssignmentError, SubmissionError, SandboxUnavailable) as exc:
         _say(f"grader: {exc}", sys.stderr)

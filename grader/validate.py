@@ -26,6 +26,18 @@ longer matches (the reference moved on) is an error, not a silently different mu
    another change (e.g. the wire carrying an OrderedDict as a dict): it is graded and its lost
    points are printed, but they do not fail validation; once it keeps full marks, validation
    says to remove the ``pending`` line.
+
+5. The starter (``starter/``, what students are handed) is graded like a submission in the same
+   session: it must load without errors of its own (a stub's NotImplementedError aside), define
+   every name assignment.toml requires, and score 0.
+
+Author errors are found before any grading and named by their real cause, one line each (an
+AssignmentError, exit 2): a reference folder that does not exist, a mutant or variant whose
+change names a file the reference does not have, a ``functions`` entry that no check mentions or
+that the reference does not define, a check calling ``submission.NAME`` for a NAME no problem
+lists, a check without a problem marker or naming an unknown problem. Otherwise each would
+surface later as something else ("matches the reference 0 times", "was not found in the
+submission", "internal failure").
 """
 
 from __future__ import annotations
@@ -43,8 +55,8 @@ from typing import Callable
 
 from grader import report
 from grader import zygote as zygotes
-from grader.assignment import Assignment, AssignmentError
-from grader.grading import grade, grade_each
+from grader.assignment import Assignment, AssignmentError, load_reference
+from grader.grading import CheckAuthorError, GraderFailure, grade, grade_each
 
 INDEX = "mutants.toml"
 VARIANTS = "variants.toml"
@@ -92,6 +104,7 @@ class MutantVerdict:
     named: bool = True            # the declared diagnosis appeared in the feedback
     lost: dict[str, float] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)  # why it does not count as caught / named
+    said: list[str] = field(default_factory=list)      # what the feedback did say (for a MISS)
 
 
 def comparable(result: dict) -> str:
@@ -121,8 +134,10 @@ def _changes(assignment: Assignment, kind: str, name: str, entry: dict, errors: 
             errors.append(f"{kind} {name}: each change needs file, old and new")
             continue
         path = os.path.join(assignment.reference_dir or "", file)
-        text = open(path).read() if os.path.isfile(path) else ""
-        if text.count(old) != 1:
+        if not os.path.isfile(path):
+            errors.append(f"{kind} {name}: its change names {file}, which the reference "
+                          f"({assignment.reference_dir}) does not have (fix `file`)")
+        elif (text := open(path).read()).count(old) != 1:
             errors.append(f"{kind} {name}: its change to {file} matches the reference "
                           f"{text.count(old)} times, not once (update `old`)")
         changes.append((file, old, new))
@@ -241,6 +256,7 @@ def judge_mutant(mutant: Mutant, expected: dict, result: dict) -> MutantVerdict:
     if others:
         verdict.problems.append("also lost points in " + ", ".join(others))
     verdict.caught = not verdict.problems
+    verdict.said = feedback_said(result, mutant.problem)
     if mutant.feedback:
         outputs = "\n".join(t["output"] for t in result["tests"]
                             if t["tags"] == [mutant.problem] and t["status"] != "passed")
@@ -248,6 +264,92 @@ def judge_mutant(mutant: Mutant, expected: dict, result: dict) -> MutantVerdict:
             verdict.named = False
             verdict.problems.append(f"the feedback does not say {mutant.feedback!r}")
     return verdict
+
+
+def feedback_said(result: dict, problem: str, checks: int = 3, lines: int = 3) -> list[str]:
+    """The first lines of the feedback of ``problem``'s failed checks (else of any failed
+    check, named with its problem): what a MISS is shown, so the author sees what the checks
+    did say instead of the phrase they were told to expect."""
+    failed = [t for t in result["tests"] if t["status"] != "passed"]
+    own = [t for t in failed if t["tags"] == [problem]]
+    said = []
+    for test in (own or failed)[:checks]:
+        head = [line for line in (test.get("output") or "").splitlines() if line.strip()][:lines]
+        said.append(f"{test['name']}: " + (" | ".join(line.strip()[:160] for line in head) or test["status"]))
+    return said or [f"no check failed ({problem} and every other problem kept full marks)"]
+
+
+def judge_starter(assignment: Assignment, result: dict) -> list[str]:
+    """What is wrong with the starter as students get it: it must load without errors of its
+    own (a stub raising NotImplementedError is expected), define every required name and score
+    0 (a check that passes on stubs gives points away and proves nothing)."""
+    problems = []
+    for line in result["submission"]["load_errors"]:
+        if "NotImplementedError" not in line:
+            problems.append(f"it does not load cleanly: {line}")
+    found = result["submission"]["functions"]
+    for problem in assignment.problems:
+        for name in problem.functions:
+            if found.get(name) is None:
+                problems.append(f"it does not define {name} (problem {problem.id} requires it)")
+    if result["score"]:
+        passing = [t["name"] for t in result["tests"] if t["score"]]
+        problems.append(f"it scores {result['score']} / {result['max_score']}: checks that pass on "
+                        f"stubs give points away ({', '.join(passing[:5])})")
+    if result["grader"]["check_errors"]:
+        problems.append("checks that errored on it: " + ", ".join(result["grader"]["check_errors"]))
+    return problems
+
+
+PROXY_ATTRIBUTES = frozenset({"run", "has", "load_problems_for", "calls", "timeouts",
+                              "last_call_outline", "last_call_text"})
+
+
+def author_errors(assignment: Assignment) -> list[str]:
+    """Mistakes in the assignment's own files that grading would report as something else,
+    each as one line naming the cause and the fix. Raises AssignmentError at once for a
+    reference folder that does not exist (everything after depends on it)."""
+    reference_dir = assignment.reference_dir or ""
+    if not os.path.isdir(reference_dir):
+        default = os.path.join("..", "..", "reference_solutions", assignment.name)
+        raise AssignmentError(f"reference folder {reference_dir} not found: set reference = "
+                              f"\"PATH\" in assignment.toml (relative to the assignment folder; "
+                              f"default {default})")
+    if not assignment.check_dirs():
+        raise AssignmentError(f"{assignment.folder} has no checks/ or public/ folder: add the checks "
+                              "(grader new scaffolds them)")
+    errors = []
+    sources = []
+    for folder in assignment.check_dirs():
+        for root, _dirs, files in os.walk(folder):
+            for file in sorted(files):
+                if file.endswith(".py"):
+                    with open(os.path.join(root, file), encoding="utf-8", errors="replace") as handle:
+                        sources.append(handle.read())
+    text = "\n".join(sources)
+    wanted = {name: p.id for p in assignment.problems for name in p.functions}
+    try:
+        reference = load_reference(assignment)
+    except AssignmentError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the author's code: its error is the message
+        raise AssignmentError(f"the reference in {reference_dir} cannot be imported "
+                              f"({type(exc).__name__}: {exc})") from None
+    for name, problem in wanted.items():
+        if not re.search(rf"\b{re.escape(name)}\b", text):
+            errors.append(f"problem {problem}: its functions entry {name!r} is called by no check "
+                          f"(no file in checks/ or public/ mentions it): fix the name in "
+                          f"assignment.toml or call submission.{name}(...) in a check")
+        if not hasattr(reference, name):
+            errors.append(f"problem {problem}: the reference ({reference_dir}) does not define "
+                          f"{name!r}, which its functions entry requires: fix the name or the reference")
+    called = set(re.findall(r"\bsubmission\.([A-Za-z_]\w*)", text)) - PROXY_ATTRIBUTES
+    called |= set(re.findall(r"\bsubmission\.run\(\s*[\"']([A-Za-z_]\w*)[\"']", text))
+    for name in sorted(called - set(wanted)):
+        errors.append(f"the checks call submission.{name}, which no problem's functions in "
+                      f"assignment.toml lists (only listed names are looked up in a submission): "
+                      f"add it to its problem's functions")
+    return errors
 
 
 def judge_variant(variant: Variant, expected: dict, result: dict) -> VariantVerdict:
@@ -278,9 +380,22 @@ def validate(assignment: Assignment, *, sandbox_mode: str = "auto",
 
 def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> bool:
     started = time.perf_counter()
+    errors = author_errors(assignment)
+    if errors:
+        raise AssignmentError("\ngrader: ".join(errors))
     mutants = load_mutants(assignment)
     variants = load_variants(assignment)
-    first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
+    try:
+        first = grade(assignment.reference_dir, assignment, sandbox_mode=sandbox_mode, on_warning=on_warning)
+    except GraderFailure as exc:
+        # The checks could not even run (a marker missing or naming no problem, a file that
+        # does not import): the author's error, said as such rather than as an internal
+        # failure. A bug inside a check (CheckAuthorError) keeps its exit 3 and its message,
+        # which names the file and line; a failure of the grader's own stays one.
+        setup = "the checks could not run: "
+        if isinstance(exc, CheckAuthorError) or not str(exc).startswith(setup):
+            raise
+        raise AssignmentError(f"the checks are wrong: {str(exc).removeprefix(setup)}") from None
     failures = []
     if first["score"] != first["max_score"]:
         failures.append(f"the reference scored {first['score']} / {first['max_score']}:\n"
@@ -301,9 +416,13 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
     verdicts: list[MutantVerdict] = []
     variant_verdicts: list[VariantVerdict] = []
     reference_again = True
+    starter = os.path.join(assignment.folder, "starter")
+    starter_pending = os.path.isdir(starter)
+    if not starter_pending:
+        out("starter: none (add assignments/NAME/starter/ with what students are handed)")
 
     def graded(_source, outcome) -> None:
-        nonlocal reference_again
+        nonlocal reference_again, starter_pending
         if reference_again:
             reference_again = False
             if isinstance(outcome, BaseException):
@@ -312,6 +431,10 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
             if not reproducible:
                 failures.append("grading the reference twice gave different reports")
             out(f"reproducible: {'yes' if reproducible else 'NO'}")
+            return
+        if starter_pending:
+            starter_pending = False
+            graded_starter(outcome)
             return
         if len(verdicts) == len(mutants):
             graded_variant(outcome)
@@ -327,6 +450,22 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
         mark = "ok  " if verdict.caught and verdict.named else "MISS"
         out(f"  {mark} {mutant.name:<40} {seconds:5.2f} s  {lost}"
             + (f"  ({'; '.join(verdict.problems)})" if verdict.problems else ""))
+        if mark == "MISS":
+            for line in verdict.said:
+                out(f"       feedback: {line}")
+
+    def graded_starter(outcome) -> None:
+        if isinstance(outcome, BaseException):
+            problems = [f"it could not be graded ({type(outcome).__name__}: {outcome})"]
+        else:
+            problems = judge_starter(assignment, outcome)
+        if problems:
+            out("starter: " + "; ".join(problems))
+            failures.extend(f"starter ({starter}): {problem}" for problem in problems)
+        else:
+            names = sum(len(p.functions) for p in assignment.problems)
+            out(f"starter: {outcome['score']} / {outcome['max_score']}, loads, defines all {names} "
+                f"required names")
 
     def graded_variant(outcome) -> None:
         variant = variants[len(variant_verdicts)]
@@ -352,7 +491,8 @@ def _validate(assignment: Assignment, sandbox_mode: str, on_warning, out) -> boo
         folders = itertools.chain(
             (build_mutant(m, assignment.reference_dir, os.path.join(scratch, "mutants")) for m in mutants),
             (build_mutant(v, assignment.reference_dir, os.path.join(scratch, "variants")) for v in variants))
-        grade_each(itertools.chain([assignment.reference_dir], folders), assignment,
+        first_sources = [assignment.reference_dir] + ([starter] if starter_pending else [])
+        grade_each(itertools.chain(first_sources, folders), assignment,
                    sandbox_mode=sandbox_mode, warm=True, on_graded=graded)
     if mutants:
         caught = sum(v.caught for v in verdicts)

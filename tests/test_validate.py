@@ -8,6 +8,8 @@ import re
 import shutil
 import time
 
+import pytest
+
 from conftest import ROOT, run_cli
 
 NN_BASICS = ROOT / "assignments" / "nn_basics"
@@ -185,3 +187,118 @@ def test_a_malformed_variant_is_a_request_error(tmp_path):
                           (no_why, "variant power: say `why`")):
         done = run_cli("validate", str(strict_assignment(tmp_path / str(len(message)), text)))
         assert done.returncode == 2 and message in done.stderr, done.stdout + done.stderr
+
+
+# -- author errors: each named by its real cause in one line (exit 2), before any grading
+
+SQ_CHECK = STRICT_CHECK.replace("rtol=0, atol=0, scale_atol=0", "rtol=1e-7")
+SQ_REFERENCE = {"sq.py": "import numpy as np\n\n\ndef square(x):\n    \"\"\"x squared, elementwise.\"\"\"\n"
+                         "    return x * x\n"}
+
+
+def sq_assignment(tmp_path, checks: str = SQ_CHECK, functions=("square",), mutants: str = "",
+                  starter: dict[str, str] | None = None):
+    from conftest import make_assignment, write_folder
+    folder = make_assignment(tmp_path / "sq_lab", [{"id": "sq", "points": 2, "functions": list(functions),
+                                                    "module": "sq"}], checks, SQ_REFERENCE)
+    if mutants:
+        write_folder(folder, {"mutants/mutants.toml": mutants})
+    if starter is not None:
+        write_folder(folder / "starter", starter)
+    return folder
+
+
+def one_line_error(folder, said: str) -> str:
+    done = run_cli("validate", str(folder), "--sandbox", "process")
+    assert done.returncode == 2, done.stdout + done.stderr
+    [line] = done.stderr.strip().splitlines()
+    assert said in line and "internal failure" not in line, line
+    return line
+
+
+def test_a_missing_reference_folder_is_named_with_its_fix(tmp_path):
+    folder = sq_assignment(tmp_path, mutants="[[mutant]]\nname = \"m\"\nproblem = \"sq\"\nbug = \"b\"\n"
+                                             "[[mutant.change]]\nfile = \"sq.py\"\nold = \"x * x\"\nnew = \"x\"\n")
+    shutil.rmtree(folder / "ref")
+    line = one_line_error(folder, f"reference folder {folder / 'ref'} not found: set reference = ")
+    assert "in assignment.toml" in line and "matches the reference 0 times" not in line
+
+
+def test_a_mutant_naming_a_missing_file_is_named(tmp_path):
+    folder = sq_assignment(tmp_path, mutants="[[mutant]]\nname = \"m\"\nproblem = \"sq\"\nbug = \"b\"\n"
+                                             "[[mutant.change]]\nfile = \"square.py\"\nold = \"x * x\"\nnew = \"x\"\n")
+    line = one_line_error(folder, "mutant m: its change names square.py, which the reference")
+    assert line.endswith("does not have (fix `file`)") and "0 times" not in line
+
+
+def test_a_functions_entry_no_check_calls_is_named(tmp_path):
+    reference_has_cube = SQ_REFERENCE["sq.py"] + "\n\ndef cube(x):\n    return x ** 3\n"
+    folder = sq_assignment(tmp_path, functions=("square", "cube"))
+    (folder / "ref" / "sq.py").write_text(reference_has_cube)
+    one_line_error(folder, "problem sq: its functions entry 'cube' is called by no check")
+
+
+def test_a_check_calling_an_unlisted_name_is_named(tmp_path):
+    folder = sq_assignment(tmp_path, checks=SQ_CHECK.replace("submission.square(x)", "submission.squared(x)"))
+    one_line_error(folder, "the checks call submission.squared, which no problem's functions in "
+                           "assignment.toml lists")
+
+
+@pytest.mark.parametrize("marker, said", [
+    ('@pytest.mark.problem("sq", points=2)', "names problem 'sqq', which assignment.toml does not list (sq): "
+                                             "fix the marker or add a [[problems]] entry"),
+    ("", "has no @pytest.mark.problem(ID, points=N): mark it with the problem it grades"),
+])
+def test_a_bad_problem_marker_is_the_authors_error_not_an_internal_failure(tmp_path, marker, said):
+    broken = SQ_CHECK.replace('@pytest.mark.problem("sq", points=2)',
+                              marker.replace('"sq"', '"sqq"'))
+    assert broken != SQ_CHECK
+    line = one_line_error(sq_assignment(tmp_path, checks=broken), said)
+    assert line.startswith("grader: the checks are wrong: ")
+
+
+def test_a_miss_shows_what_the_feedback_did_say(tmp_path):
+    folder = sq_assignment(tmp_path, mutants=(
+        "[[mutant]]\nname = \"plus\"\nproblem = \"sq\"\nbug = \"adds x\"\nfeedback = \"a phrase no check writes\"\n"
+        "[[mutant.change]]\nfile = \"sq.py\"\nold = \"return x * x\"\nnew = \"return x * x + x\"\n"
+        "[[mutant]]\nname = \"same\"\nproblem = \"sq\"\nbug = \"none\"\n"
+        "[[mutant.change]]\nfile = \"sq.py\"\nold = \"return x * x\"\nnew = \"return x ** 2\"\n"))
+    done = run_cli("validate", str(folder), "--sandbox", "process")
+    assert done.returncode == 1, done.stdout + done.stderr
+    lines = done.stdout.splitlines()
+    plus = next(i for i, line in enumerate(lines) if line.startswith("  MISS plus "))
+    assert re.match(r"       feedback: sq: square\(x\), to the last bit .*: the result differs from the "
+                    r"expected values at index \(\d,\): got .* \| expected: .* \| got: ", lines[plus + 1]), done.stdout
+    same = next(i for i, line in enumerate(lines) if line.startswith("  MISS same "))
+    assert lines[same + 1] == "       feedback: no check failed (sq and every other problem kept full marks)"
+
+
+STARTER = "import numpy as np\n\n\ndef square(x):\n    \"\"\"x squared, elementwise.\"\"\"\n    raise NotImplementedError\n"
+
+
+@pytest.mark.parametrize("starter, said", [
+    ({"sq.py": STARTER}, None),
+    ({"sq.py": "import numpy as np\nLIMIT = 1 / 0\n" + STARTER[19:]},
+     "it does not load cleanly: sq.py, line 2: ZeroDivisionError"),
+    ({"sq.py": STARTER.replace("def square", "def squared")}, "it does not define square (problem sq requires it)"),
+    ({"sq.py": STARTER.replace("raise NotImplementedError", "return x * x")},
+     "it scores 2 / 2: checks that pass on stubs give points away"),
+])
+def test_validate_grades_the_starter(tmp_path, starter, said):
+    done = run_cli("validate", str(sq_assignment(tmp_path, starter=starter)), "--sandbox", "process")
+    if said is None:
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "starter: 0 / 2, loads, defines all 1 required names" in done.stdout
+        return
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert re.search(rf"^FAIL: starter \(.*starter\): {re.escape(said)}", done.stdout, re.M), done.stdout
+
+
+def test_a_functions_entry_the_reference_lacks_and_a_missing_checks_folder_are_named(tmp_path):
+    folder = sq_assignment(tmp_path / "a")
+    (folder / "ref" / "sq.py").write_text(SQ_REFERENCE["sq.py"].replace("def square", "def squared"))
+    one_line_error(folder, "problem sq: the reference (")
+    assert "does not define 'square', which its functions entry requires" in run_cli("validate", str(folder)).stderr
+    folder = sq_assignment(tmp_path / "b")
+    shutil.rmtree(folder / "checks")
+    one_line_error(folder, "has no checks/ or public/ folder: add the checks")

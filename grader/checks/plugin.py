@@ -55,7 +55,8 @@ def check_title(item: pytest.Item) -> str:
 def problem_of(item: pytest.Item) -> tuple[str, float, str]:
     marker = item.get_closest_marker("problem")
     if marker is None or not marker.args:
-        raise CheckSetupError(f"{item.nodeid} has no @pytest.mark.problem(ID, points=N)")
+        raise CheckSetupError(f"{item.nodeid} has no @pytest.mark.problem(ID, points=N): "
+                              "mark it with the problem it grades")
     points = float(marker.kwargs.get("points", 1))
     visibility = str(marker.kwargs.get("visibility", "visible"))
     if visibility not in VISIBILITIES:
@@ -146,7 +147,8 @@ class GraderPlugin:
                 continue
             if problem not in known:
                 self.setup_errors.append(f"{item.nodeid} names problem {problem!r}, which "
-                                         f"assignment.toml does not list ({', '.join(sorted(known))})")
+                                         f"assignment.toml does not list ({', '.join(sorted(known))}): "
+                                         "fix the marker or add a [[problems]] entry")
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
