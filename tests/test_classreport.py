@@ -161,6 +161,8 @@ def test_a_phrase_counts_only_in_its_own_problem_and_shared_phrases_merge():
 def test_the_leading_phrase_is_the_diagnosis_not_the_advice_after_it():
     advice = failed("softmax", "a", hints=["the cost is averaged over the examples: subtract with keepdims=True"])
     assert classreport.diagnose(advice, KNOWN) == ("hint", ["averages the cost"])
+    first = failed("softmax", "c", hints=["use keepdims=True, and is there an epsilon in the denominator?"])
+    assert classreport.diagnose(first, KNOWN) == ("hint", ["row maximum without keepdims"])
     plain = failed("softmax", "b", hints=["the cost is 3.2, expected 4"])
     assert classreport.diagnose(plain, KNOWN) == ("hint", ["a generic phrase"])
 
