@@ -531,3 +531,89 @@ def test_dask_executor_gives_the_same_grades(graded_class, tmp_path):
 def test_dask_without_scheduler_is_a_bad_request(tmp_path):
     done = run_cli("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--executor", "dask")
     assert done.returncode == 2 and "--scheduler" in done.stderr
+
+
+# ------------------------------------------------------------------ a small class: summary, arguments
+
+@pytest.fixture
+def small_class(tmp_path) -> Path:
+    """Four students: correct, buggy, unreadable, a syntax error."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copytree(CORRECT, subs / "alice")
+    shutil.copytree(BUGGY, subs / "bob")
+    (subs / "carol.zip").write_bytes(b"PK\x03\x04 not a zip")
+    shutil.copytree(FIXTURES / "syntax_error_softmax", subs / "dan")
+    return subs
+
+
+def _summary(stdout: str) -> tuple[int, int, int, int]:
+    found = re.search(r"^(\d+) students: (\d+) graded now, (\d+) unchanged, (\d+) not graded", stdout, re.M)
+    assert found, stdout
+    return tuple(int(n) for n in found.groups())
+
+
+def test_the_summary_adds_up_to_the_class(small_class, tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(out), "--jobs", "2")
+    assert first.returncode == 0, first.stderr
+    assert _summary(first.stdout) == (4, 3, 0, 1)
+    assert "1 not graded (1 unreadable)" in first.stdout
+    lines = [line for line in first.stderr.splitlines() if re.match(r"\[\d/4\] ", line)]
+    assert len(lines) == 4, first.stderr            # not a terminal: one line per submission
+    bob = small_class / "bob" / "q1_softmax.py"
+    bob.write_text(bob.read_text() + "\n# fixed, maybe\n")
+    second = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(out))
+    assert _summary(second.stdout) == (4, 1, 3, 0)
+    students, graded, unchanged, not_graded = _summary(second.stdout)
+    assert graded + unchanged + not_graded == students
+
+
+def test_the_progress_bar_on_a_terminal(small_class, tmp_path):
+    """On a terminal the bar is tqdm's: done of total, and no student's name or text."""
+    import pty
+
+    (small_class / "\x1b[2Jevil").mkdir()
+    shutil.copytree(CORRECT, small_class / "\x1b[2Jevil", dirs_exist_ok=True)
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "grader", "batch", str(small_class), "--assignment", "nn_basics",
+                           "--out", str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=follower, stdin=subprocess.DEVNULL, text=True, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0, shown.decode(errors="replace")
+    text = shown.decode("utf-8", "replace")
+    assert "5/5" in text and "failures 1" in text and "submission/s" in text, text
+    assert "\x1b[2J" not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "grader: --jobs must be at least 1, not 0"),
+    (["--jobs", "-2"], "grader: --jobs must be at least 1, not -2"),
+])
+def test_bad_batch_arguments_are_one_line_and_exit_2(small_class, tmp_path, args, message):
+    done = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(tmp_path / "o"), *args)
+    assert done.returncode == 2 and done.stderr.strip() == message, done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("score", ["-1", "56", "1e9"])
+def test_min_score_outside_the_points_is_a_bad_request(score, tmp_path):
+    done = run_cli("run", str(CORRECT), "--assignment", "nn_basics", f"--min-score={score}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"grader: --min-score must be between 0 and nn_basics's 55 points, not {float(score):g}"]
+
+
+def test_min_score_within_the_points_is_taken(tmp_path):
+    done = run_cli("run", str(BUGGY), "--assignment", "nn_basics", "--min-score=50", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
