@@ -195,6 +195,27 @@ def student_diagnoses(row: Row, known: list[Known]) -> list[str]:
     return [f"{problem}: {name}" for (problem, name), kind in student_bugs(row, known).items()]
 
 
+def problem_counts(rows: list[Row], problems: list[tuple[str, float]],
+                   known: list[Known]) -> dict[str, tuple[int, int, int]]:
+    """problem -> (graded students who lost points in it, of them with a diagnosis, without one)."""
+    counts = {problem: [0, 0, 0] for problem, _ in problems}
+    for row in rows:
+        if row.status != STATUS_GRADED or not row.report:
+            continue
+        found = student_bugs(row, known)
+        for problem, points in problems:
+            got = row.report.get("problems", {}).get(problem, {}).get("score", 0)
+            if got >= points:
+                continue
+            counts[problem][0] += 1
+            kinds = {kind for (p, _), kind in found.items() if p == problem}
+            if kinds - {"unexplained"}:
+                counts[problem][1] += 1
+            else:
+                counts[problem][2] += 1
+    return {problem: (lost, diagnosed, unexplained) for problem, (lost, diagnosed, unexplained) in counts.items()}
+
+
 def check_failures(rows: list[Row]) -> list[tuple[str, str, int, int]]:
     """(check, problem, students who failed it, graded students) for every check, most failed first."""
     graded = [r for r in rows if r.status == STATUS_GRADED and r.report]
@@ -312,6 +333,7 @@ def render(rows: list[Row], *, title: str, problems: list[tuple[str, float]], ma
     for row in not_graded:
         by_status[row.status] += 1
     rates = pass_rates(rows, problems)
+    per_problem = problem_counts(rows, problems, known)
     roster = [{"student": r.student, "link": links.get(r.student), "score": r.score,
                "shown_score": f"{_n(r.score)} / {_n(r.max_score)}" if r.status == STATUS_GRADED else "-",
                "status": r.status if r.status != STATUS_GRADED else
@@ -327,7 +349,7 @@ def render(rows: list[Row], *, title: str, problems: list[tuple[str, float]], ma
         "median": _n(statistics.median(scores)) if scores else None,
         "stdev": f"{statistics.stdev(scores):.2f}" if len(scores) > 1 else None,
         "max_score": _n(max_score), "images": plots(graded, rates, max_score) if graded else None,
-        "rates": [(p, round(100 * full), round(100 * mean)) for p, full, mean, _ in rates],
+        "rates": [(p, round(100 * full), round(100 * mean), *per_problem[p]) for p, full, mean, _ in rates],
         "bugs": common_bugs(rows, known), "known": len(known), "links": links,
         "checks": check_failures(rows),
         "slowest": [{"student": r.student, "seconds": r.seconds, "score": f"{_n(r.score)} / {_n(r.max_score)}",

@@ -408,7 +408,10 @@ def test_class_report_numbers(graded_class):
     assert stats["students"] == "60" and stats["graded"] == str(len(graded)) and len(graded) < 60
     assert stats["mean"] == f"{statistics.fmean(float(r['total']) for r in graded):.2f}"
     assert f"over the {len(graded)} graded students" in page
-    for problem, full_pct, _ in found["pass-rates"][1:]:
+    for problem, full_pct, _, lost, diagnosed, unexplained in found["pass-rates"][1:]:
+        assert int(lost) == sum(1 for r in reports.values()
+                                if r["problems"][problem]["score"] < r["problems"][problem]["max_score"])
+        assert int(diagnosed) + int(unexplained) == int(lost)
         full = sum(1 for r in reports.values() if r["problems"][problem]["score"] == r["problems"][problem]["max_score"])
         assert int(full_pct.rstrip("%")) == round(100 * full / len(graded)), problem
     assert sorted(r[0] for r in found["roster"][1:]) == sorted(kinds)

@@ -149,6 +149,15 @@ def test_one_row_per_bug_per_student_from_the_mutant_phrase_only():
     assert rows[2][:3] == ["1", "softmax", classreport.UNEXPLAINED] and len(rows) == 3
 
 
+def test_counts_per_problem_say_how_many_lost_points_and_how_many_are_explained():
+    epsilon = failed("softmax", "a", hints=["is there an epsilon in the denominator?"])
+    rows = [graded("ann", 5, [epsilon]), graded("bob", 5, [failed("softmax", "b", hints=["no idea"])]),
+            graded("cy", 15), not_graded("dee", "timeout", "t")]
+    assert classreport.problem_counts(rows, PROBLEMS, KNOWN) == {"softmax": (2, 1, 1), "sigmoid": (2, 0, 2)}
+    table = tables(render(rows))["pass-rates"]
+    assert table[0][3:] == ["lost points", "diagnosed", "unexplained"] and table[1][3:] == ["2", "1", "1"]
+
+
 def test_a_phrase_counts_only_in_its_own_problem_and_shared_phrases_merge():
     sign = graded("ann", 10, [failed("sigmoid", "s", hints=["sign error: 1 / (1 + exp(-x))"]),
                               failed("softmax", "t", hints=["sign error somewhere"])])
