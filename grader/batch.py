@@ -101,9 +101,10 @@ class Progress:
                 size = os.terminal_size((0, 0))
             # a terminal that reports no size (a bare pty) gets 100 x 24, not a hidden bar
             known = size.columns > 0 and size.lines > 0
-            self.bar = tqdm(total=total, file=self.stream, unit="submission", dynamic_ncols=known,
-                            ncols=None if known else 100, nrows=None if known else 24, smoothing=0.1, bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
-                            "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
+            self.bar = tqdm(total=total, file=self.stream, unit="submission", smoothing=0.1,
+                            dynamic_ncols=known, ncols=None if known else 100, nrows=None if known else 24,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
     def update(self, outcome: Outcome) -> None:
         """Count one finished submission and show it."""
