@@ -41,12 +41,16 @@ DB_NAME = "gradebook.sqlite"
 
 @dataclass
 class BatchResult:
+    """What one batch did. ``graded + skipped + failed == students``: each student is graded
+    now, unchanged since an earlier batch, or could not be graded now."""
+
     students: int
-    graded: int
-    skipped: int
-    failed: int              # not graded: unreadable, timeout, grader-error
+    graded: int              # graded in this batch
+    skipped: int             # unchanged since their last grading: not graded again
+    failed: int              # tried in this batch and not graded: unreadable, timeout, grader-error
     wall_seconds: float
     out_dir: str
+    not_graded: dict[str, int] = dataclasses.field(default_factory=dict)   # status -> count, of ``failed``
 
 
 def checks_fingerprint(assignment: Assignment) -> str:
@@ -79,37 +83,58 @@ def why_grade(entry: classlist.Entry, last: Run | None, fingerprint: str, versio
 
 
 class Progress:
-    """A bar with ETA and failure count on a terminal; one plain line per submission otherwise."""
+    """tqdm's bar (done, rate, ETA, failures) on a terminal; one plain line per submission otherwise
+    (a CI log or a file reads better one finished submission per line than as redrawn bars).
+    Every student string goes through ``safetext`` before it is shown."""
 
     def __init__(self, total: int, stream=None):
         self.total, self.done, self.failed, self.lost = total, 0, 0, 0
         self.stream = stream or sys.stderr
         self.tty = hasattr(self.stream, "isatty") and self.stream.isatty()
         self.started = time.monotonic()
+        self.bar = None
+        if self.tty and total:
+            from tqdm import tqdm
+
+            try:
+                size = os.get_terminal_size(self.stream.fileno())
+            except (OSError, ValueError, AttributeError):
+                size = os.terminal_size((0, 0))
+            # a terminal that reports no size (a bare pty) gets 100 x 24, not a hidden bar
+            known = size.columns > 0 and size.lines > 0
+            self.bar = tqdm(total=total, file=self.stream, unit="submission", smoothing=0.1,
+                            dynamic_ncols=known, ncols=None if known else 100, nrows=None if known else 24,
+                            bar_format="{l_bar}{bar}| {n_fmt}/{total_fmt} "
+                                       "[{elapsed}<{remaining}, {rate_fmt}{postfix}]")
 
     def update(self, outcome: Outcome) -> None:
+        """Count one finished submission and show it."""
         self.done += 1
         if outcome.status != STATUS_GRADED:
             self.failed += 1
         elif outcome.report and outcome.report["score"] < outcome.report["max_score"]:
             self.lost += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(f"failures {self.failed}, lost points {self.lost}", refresh=False)
+            self.bar.update(1)
+            if self.done >= self.total:
+                self.bar.close()
+            return
         elapsed = time.monotonic() - self.started
         eta = elapsed / self.done * (self.total - self.done)
-        if self.tty:
-            width = 30
-            filled = int(width * self.done / max(self.total, 1))
-            line = (f"\r[{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}"
-                    f"  ETA {_clock(eta)}  failures {self.failed}  lost points {self.lost}  ")
-            self.stream.write(line + ("\n" if self.done == self.total else ""))
-        else:
-            what = (f"{_n(outcome.report['score'])}/{_n(outcome.report['max_score'])}" if outcome.report
-                    else f"{outcome.status}: {' '.join((outcome.error or '')[:120].split())}")
-            # the student id is a file name and the error may quote their code: no escape
-            # sequence or CI workflow command may come through
-            self.stream.write(f"[{self.done}/{self.total}] {safetext.for_ci_log(' '.join(outcome.job.student.split()))}: "
-                              f"{safetext.for_ci_log(what)} "
-                              f"({outcome.seconds:.1f} s; failures {self.failed}; ETA {_clock(eta)})\n")
+        what = (f"{_n(outcome.report['score'])}/{_n(outcome.report['max_score'])}" if outcome.report
+                else f"{outcome.status}: {' '.join((outcome.error or '')[:120].split())}")
+        # the student id is a file name and the error may quote their code: no escape
+        # sequence or CI workflow command may come through
+        self.stream.write(f"[{self.done}/{self.total}] {safetext.for_ci_log(' '.join(outcome.job.student.split()))}: "
+                          f"{safetext.for_ci_log(what)} "
+                          f"({outcome.seconds:.1f} s; failures {self.failed}; ETA {_clock(eta)})\n")
         self.stream.flush()
+
+    def close(self) -> None:
+        """End the bar (a batch stopped early leaves it drawn as far as it got)."""
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _clock(seconds: float) -> str:
@@ -163,6 +188,9 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
     found = classlist.discover(submissions_dir, staging=os.path.join(out_dir, ".staging"))
     for note in found.skipped:
         log(f"skipped {note}")
+    if not found.entries:
+        log(f"warning: {submissions_dir} holds no student submissions (one folder, .zip, .py or "
+            ".ipynb per student); the outputs say the class is empty")
     fingerprint = checks_fingerprint(assignment)
     jobs = jobs or os.cpu_count() or 1
     with Gradebook(os.path.join(out_dir, DB_NAME)) as book:
@@ -185,10 +213,9 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
                         sandbox=sandbox_mode, timeout=timeout) for e, _ in todo]
         progress = Progress(len(job_list), progress_stream)
         warned: set[str] = set()
-        failed = 0
+        not_graded: dict[str, int] = {}
 
         def done(outcome: Outcome) -> None:
-            nonlocal failed
             entry, reason = by_student[outcome.job.student]
             # Student text in the report or error as valid text before any writer sees it.
             outcome.report, outcome.error = valid(outcome.report), valid(outcome.error)
@@ -196,7 +223,8 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
                 if warning not in warned:
                     warned.add(warning)
                     log(warning)
-            failed += outcome.status != STATUS_GRADED
+            if outcome.status != STATUS_GRADED:
+                not_graded[outcome.status] = not_graded.get(outcome.status, 0) + 1
             book.record(batch_id=batch_id, student=entry.student, source_path=entry.path,
                         content_sha256=entry.sha256, assignment=assignment.name,
                         assignment_version=assignment.version, checks_sha256=fingerprint,
@@ -210,14 +238,50 @@ def _run_locked(submissions_dir: str, assignment: Assignment, out_dir: str, star
         if job_list:
             runner = (DaskExecutor(scheduler) if executor == "dask"
                       else LocalExecutor(jobs, log_dir=os.path.join(out_dir, "logs")))
-            runner.run(job_list, done)
+            try:
+                runner.run(job_list, done)
+            finally:
+                progress.close()
         wall = time.monotonic() - started
         book.finish_batch(batch_id, graded=len(job_list), skipped=skipped, wall_seconds=wall)
         latest = book.latest(assignment.name, reports=False)
         current = [(entry, latest[entry.student]) for entry in found.entries if entry.student in latest]
-        write_outputs(out_dir, assignment, current, book.report, written={job.student for job in job_list})
-    return BatchResult(students=len(found.entries), graded=len(job_list), skipped=skipped,
-                       failed=failed, wall_seconds=time.monotonic() - started, out_dir=out_dir)
+        write_outputs(out_dir, assignment, current, book.report, written={job.student for job in job_list},
+                      warmups=warmup_runs(book, {run.batch_id for _, run in current}),
+                      known=known_diagnoses(assignment, log))
+    failed = sum(not_graded.values())
+    return BatchResult(students=len(found.entries), graded=len(job_list) - failed, skipped=skipped,
+                       failed=failed, wall_seconds=time.monotonic() - started, out_dir=out_dir,
+                       not_graded=not_graded)
+
+
+def warmup_runs(book: Gradebook, batch_ids: set[int | None]) -> set[int]:
+    """The ids of the runs each grading process of these batches graded first: their time
+    includes the process's warm-up (imports, collecting the checks, starting the sandbox), so
+    the class report flags them instead of ranking them among the slowest."""
+    ids = sorted(b for b in batch_ids if b is not None)
+    if not ids:
+        return set()
+    marks = ",".join("?" * len(ids))
+    rows = book.db.execute(
+        f"SELECT id FROM runs r WHERE batch_id IN ({marks}) AND worker IS NOT NULL AND worker != ''"
+        " AND started_at = (SELECT MIN(started_at) FROM runs WHERE batch_id = r.batch_id AND worker = r.worker)",
+        ids)
+    return {row[0] for row in rows}
+
+
+def known_diagnoses(assignment: Assignment, log: Callable[[str], None] = print) -> list[classreport.Known]:
+    """The diagnoses the assignment's mutants prove (mutants/mutants.toml, read by
+    ``grader validate``'s own loader). None when it has no mutants, or when they cannot be
+    read: then the class report says every failure is unexplained rather than guess."""
+    from grader import validate
+    from grader.assignment import AssignmentError
+
+    try:
+        return classreport.known_diagnoses(validate.load_mutants(assignment))
+    except AssignmentError as exc:
+        log(f"warning: no proven diagnoses in the class report: {' '.join(str(exc).split())[:300]}")
+        return []
 
 
 def _iso(timestamp: float) -> str:
@@ -243,7 +307,8 @@ def write_student(out_dir: str, student: str, status: str, report: dict | None, 
 
 
 def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[classlist.Entry, Run]],
-                  report_of: Callable[[int], dict | None], written: set[str] = frozenset()) -> None:
+                  report_of: Callable[[int], dict | None], written: set[str] = frozenset(),
+                  warmups: set[int] = frozenset(), known: list[classreport.Known] | None = None) -> None:
     """Everything derived from the gradebook's latest runs of the students in the folder.
 
     Reports are read one student at a time (``report_of(run.id)``) and only a summary of each
@@ -261,11 +326,12 @@ def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[clas
     outfile.write(os.path.join(out_dir, "canvas_gradebook.csv"), canvas_csv(assignment, current))
     rows = [classreport.Row(student=entry.student, status=run.status, score=run.score,
                             max_score=run.max_score, seconds=run.seconds or 0.0, report=run.report,
-                            error=run.error) for entry, run in current]
+                            error=run.error, worker=run.worker, warmup=run.id in warmups)
+            for entry, run in current]
     links = {entry.student: f"students/{entry.student}/feedback.html" for entry, _ in current}
     page = classreport.render(rows, title=assignment.title,
                               problems=[(p.id, p.points) for p in assignment.problems],
-                              max_score=assignment.max_score, generated=now(), links=links)
+                              max_score=assignment.max_score, generated=now(), links=links, known=known)
     outfile.write(os.path.join(out_dir, "report.html"), page)
     _sweep(out_dir)
 
@@ -285,12 +351,15 @@ def _refresh_student(out_dir: str, student: str, run: Run, report: dict | None) 
 
 
 def _summary(report: dict | None) -> dict | None:
-    """What the class outputs read of a report: problem scores and the failed checks."""
+    """What the class outputs read of a report: problem scores, the failed checks, and every
+    check's name and problem (for the failures per check)."""
     if report is None:
         return None
     return {"problems": report["problems"],
-            "tests": [{"status": t["status"], "tags": t.get("tags"), "extra_data": t.get("extra_data")}
-                      for t in report["tests"] if t["status"] != "passed"]}
+            "tests": [{"name": t.get("name"), "status": t["status"], "tags": t.get("tags"),
+                       "extra_data": t.get("extra_data")}
+                      for t in report["tests"] if t["status"] != "passed"],
+            "checks": [(t.get("name"), (t.get("tags") or ["?"])[0]) for t in report["tests"]]}
 
 
 def _sweep(out_dir: str) -> None:

@@ -55,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--assignment", "-a", help="assignment name or folder")
     batch.add_argument("--out", "-o", required=True, metavar="RESULTS_DIR",
                        help="where reports, gradebook, CSVs and report.html go (reused to resume)")
-    batch.add_argument("--jobs", "-j", type=int, default=0, metavar="N",
+    batch.add_argument("--jobs", "-j", type=int, default=None, metavar="N",
                        help="submissions graded at once (default: the number of CPUs)")
     batch.add_argument("--executor", choices=("local", "dask"), default="local")
     batch.add_argument("--scheduler", metavar="ADDRESS", help="the Dask scheduler (with --executor dask)")
@@ -113,6 +113,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     except BaseException:
         submission.close()
         raise
+    if args.min_score is not None and not 0 <= args.min_score <= assignment.max_score:
+        submission.close()
+        raise AssignmentError(f"--min-score must be between 0 and {assignment.name}'s "
+                              f"{assignment.max_score:g} points, not {args.min_score:g}")
     if args.json and args.json != "-":  # the report and its folder: no worker reads them
         for path in (os.path.abspath(args.json), os.path.dirname(os.path.abspath(args.json))):
             hide(path)
@@ -178,22 +182,27 @@ def cmd_batch(args: argparse.Namespace) -> int:
     if not os.path.isdir(args.submissions):
         _say(f"grader: no such folder: {args.submissions}", sys.stderr)
         return EXIT_REQUEST
+    if args.jobs is not None and args.jobs < 1:
+        _say(f"grader: --jobs must be at least 1, not {args.jobs}", sys.stderr)
+        return EXIT_REQUEST
     if args.executor == "dask" and not args.scheduler:
         _say("grader: --executor dask needs --scheduler ADDRESS", sys.stderr)
         return EXIT_REQUEST
     assignment = assignments.find(args.assignment)
     try:
         result = batch.run_batch(args.submissions, assignment, args.out,
-                                 assignment_ref=args.assignment or assignment.folder, jobs=args.jobs,
+                                 assignment_ref=args.assignment or assignment.folder, jobs=args.jobs or 0,
                                  executor=args.executor, scheduler=args.scheduler, sandbox_mode=args.sandbox,
                                  force=args.force, retry_errors=args.retry_errors,
                                  progress_stream=sys.stderr, log=_warn)
     except batch.BatchBusy as exc:
         _say(f"grader: {exc}", sys.stderr)
         return EXIT_REQUEST
+    tried = result.graded + result.failed
+    why = ", ".join(f"{count} {status}" for status, count in sorted(result.not_graded.items()))
     _say(f"{result.students} students: {result.graded} graded now, {result.skipped} unchanged, "
-          f"{result.failed} not graded; {result.wall_seconds:.1f} s"
-          + (f" ({result.wall_seconds / result.graded:.2f} s per graded submission)" if result.graded else ""))
+         f"{result.failed} not graded{f' ({why})' if why else ''}; {result.wall_seconds:.1f} s"
+         + (f" ({result.wall_seconds / tried:.2f} s per submission)" if tried else ""))
     _say(f"results in {result.out_dir} (grades.csv, canvas_gradebook.csv, report.html, "
           f"{batch.DB_NAME}, students/)")
     return EXIT_FULL

@@ -19,7 +19,10 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
+import platform
+import re
 import stat
 import sys
 import zipfile
@@ -46,8 +49,11 @@ if ! python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
     PYTHON=python3.11
 fi
 "$PYTHON" -m venv "$VENV"
-"$VENV/bin/python" -m pip install --upgrade pip
-"$VENV/bin/python" -m pip install "$SOURCE"
+# Exactly the versions the bundle was built and validated with (constraints.txt, made from the
+# builder's installed packages; versions.json says the same, and every report carries it).
+export PIP_CONSTRAINT="$SOURCE/constraints.txt"   # also for build environments, where -c does not reach
+"$VENV/bin/python" -m pip install -c "$SOURCE/constraints.txt" --upgrade pip
+"$VENV/bin/python" -m pip install -c "$SOURCE/constraints.txt" "$SOURCE"
 # Only root may read the reference solution and the hidden checks.
 chmod -R go-rwx "$SOURCE/reference_solutions" "$SOURCE/assignments/__NAME__/checks"
 """
@@ -61,6 +67,77 @@ PYTHON="${GRADER_PYTHON:-$ROOT/grader-venv/bin/python}"
 export PYTHONPATH="$ROOT/source"
 exec "$PYTHON" -m grader.gradescope --root "$ROOT" --assignment "$ROOT/source/assignments/__NAME__"
 """
+
+
+VERSIONS = "versions.json"
+CONSTRAINTS = "constraints.txt"
+
+
+def _requirement_name(line: str) -> str | None:
+    """The distribution a ``Requires-Dist`` line names, or None when only an extra wants it."""
+    if re.search(r"""extra\s*==""", line.split(";", 1)[1] if ";" in line else ""):
+        return None
+    match = re.match(r"\s*([A-Za-z0-9][A-Za-z0-9._-]*)", line)
+    return match.group(1) if match else None
+
+
+def installed_versions(requirements: list[str]) -> dict[str, str]:
+    """The installed version of each requirement and of everything it needs, transitively
+    (extras left out): what a bundle built here was validated with. Keys are canonical names."""
+    from importlib import metadata
+
+    canonical = lambda name: re.sub(r"[-_.]+", "-", name).lower()  # noqa: E731 - PEP 503
+    versions: dict[str, str] = {}
+    todo = [r for r in (_requirement_name(line) for line in requirements) if r]
+    while todo:
+        name = canonical(todo.pop())
+        if name in versions:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue   # wanted only under a marker that does not hold here
+        versions[name] = dist.version
+        todo += [r for r in (_requirement_name(line) for line in dist.requires or []) if r]
+    return dict(sorted(versions.items()))
+
+
+def pins() -> dict:
+    """versions.json: the Python and the exact package versions of the bundle's build."""
+    import tomllib
+    from importlib import metadata
+
+    # what setup.sh installs is the bundle's pyproject.toml: its dependencies are the roots
+    with open(os.path.join(REPO_ROOT, "pyproject.toml"), "rb") as handle:
+        wanted = tomllib.load(handle)["project"]["dependencies"]
+    packages = installed_versions(wanted)
+    missing = [n for n in (_requirement_name(line) for line in wanted)
+               if n and re.sub(r"[-_.]+", "-", n).lower() not in packages]
+    if missing:
+        raise AssignmentError(f"cannot pin {', '.join(missing)}: not installed here "
+                              "(pip install -e . first; the bundle pins what it was built with)")
+    try:
+        packages["pip"] = metadata.version("pip")
+    except metadata.PackageNotFoundError:
+        pass
+    return {"python": platform.python_version(), "packages": dict(sorted(packages.items()))}
+
+
+def constraints_text(pinned: dict) -> str:
+    """constraints.txt for ``pip install -c``: one ``name==version`` a line."""
+    lines = [f"# the versions this bundle was built and validated with (Python {pinned['python']})"]
+    return "\n".join(lines + [f"{n}=={v}" for n, v in pinned["packages"].items()]) + "\n"
+
+
+def bundle_versions(root: str | None = None) -> dict:
+    """The bundle's versions.json (beside its grader/ folder), or {} outside a bundle."""
+    path = os.path.join(root or os.path.dirname(os.path.dirname(os.path.abspath(__file__))), VERSIONS)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _files(folder: str, prefix: str):
@@ -105,6 +182,9 @@ def build_bundle(assignment: Assignment, output: str) -> list[str]:
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         _add_text(archive, "setup.sh", SETUP_SH.replace("__NAME__", folder_name), True)
         _add_text(archive, "run_autograder", RUN_AUTOGRADER.replace("__NAME__", folder_name), True)
+        pinned = pins()
+        _add_text(archive, CONSTRAINTS, constraints_text(pinned), False)
+        _add_text(archive, VERSIONS, json.dumps(pinned, indent=2, sort_keys=True) + "\n", False)
         for full, name in entries:
             archive.write(full, name)
         names = archive.namelist()
@@ -135,6 +215,9 @@ def run_autograder(root: str, assignment_dir: str, sandbox_mode: str = "auto") -
                        on_warning=lambda line: print(line, file=sys.stderr))
     except SubmissionError as exc:
         result = failure_results(f"Your submission could not be read: {exc}", assignment.max_score)
+    versions = bundle_versions(os.path.join(root, "source"))
+    if versions:  # which versions graded it, in every report the bundle writes
+        result.setdefault("grader", {}).setdefault("dependencies", versions)
     reports.write_json(result, results)
     print(safetext.for_terminal(result["output"]))
     print(f"sandbox: {result.get('grader', {}).get('sandbox', 'none')}; wrote {results}")

@@ -389,54 +389,65 @@ def test_canvas_gradebook_csv(graded_class):
     assert "" in grades.values()   # not graded: no grade for Canvas, never a 0
 
 
-def _bugs_table(page: str) -> list[tuple[int, str, str]]:
-    table = re.search(r"<table id='bugs'>(.*?)</table>", page, re.S).group(1)
-    return [(int(count), problem, diagnosis) for count, problem, diagnosis in
-            re.findall(r"<tr><td class='n'>(\d+)</td><td>(.*?)</td><td>(.*?)</td>", table)]
-
-
 def test_class_report_numbers(graded_class):
-    import html
+    """report.html against the reports themselves: statistics and pass rates over the graded,
+    the roster complete, diagnoses from the mutant-proven phrases (each student once per bug),
+    what the grader observed (time limits, killed workers), the not graded with no path."""
+    import statistics
+
+    from test_classreport import tables
 
     out, kinds = graded_class["out"], graded_class["kinds"]
     page = (out / "report.html").read_text()
-    assert "src='http" not in page and "<script" not in page   # self-contained, static
+    found = tables(page)
     rows = list(csv.DictReader(io.StringIO((out / "grades.csv").read_text())))
+    graded = [r for r in rows if r["status"] in ("full marks", "points lost")]
     reports = {s: json.loads((out / "students" / s / "report.json").read_text())
                for s in kinds if (out / "students" / s / "report.json").exists()}
-    # pass rate per problem: the share of all 60 students with the problem's full points
-    for problem, full_pct in re.findall(r"<tr><td>(\w+)</td><td class='n'>(\d+)%</td>", page):
-        full = sum(1 for s, r in reports.items() if r["problems"][problem]["score"] == r["problems"][problem]["max_score"])
-        assert int(full_pct) == round(100 * full / len(rows)), problem
-    # diagnosed bugs: every hint line, counted once per student, as read from the reports here
-    counted: dict[tuple[str, str], set] = {}
-    for student, report in reports.items():
-        for test in report["tests"]:
-            if test["status"] == "passed":
-                continue
-            for hint in re.findall(r"^\s*hint:\s*(.+)$", test["output"], re.M | re.I):
-                counted.setdefault((test["tags"][0], hint.strip()), set()).add(student)
-    table = {(problem, html.unescape(diagnosis)): count for count, problem, diagnosis in _bugs_table(page)}
-    for (problem, hint), who in counted.items():
-        if (problem, hint) in table:
-            assert table[(problem, hint)] == len(who), (problem, hint)
-    top = sorted(counted.items(), key=lambda item: -len(item[1]))[:5]
-    for (problem, hint), who in top:
-        assert table.get((problem, hint)) == len(who), (problem, hint, "missing from the report")
-    # time limits and crashes are diagnosed generically
-    loops = [count for count, problem, diagnosis in _bugs_table(page)
-             if problem == "sigmoid" and "time limit" in diagnosis]
-    assert loops == [sum(1 for k in kinds.values() if k == "hostile_endless_loop")]
-    exits = [count for count, problem, diagnosis in _bugs_table(page)
-             if problem == "softmax" and "exited the worker process" in diagnosis]
-    assert exits and exits[0] >= sum(1 for k in kinds.values() if k == "hostile_os_exit")
-    # slowest submissions: the endless loop is among them
-    slowest = re.search(r"<table id='slowest'>(.*?)</table>", page, re.S).group(1)
+    stats = dict(found["stats"])
+    assert stats["students"] == "60" and stats["graded"] == str(len(graded)) and len(graded) < 60
+    assert stats["mean"] == f"{statistics.fmean(float(r['total']) for r in graded):.2f}"
+    assert f"over the {len(graded)} graded students" in page
+    for problem, full_pct, _, lost, diagnosed, unexplained in found["pass-rates"][1:]:
+        assert int(lost) == sum(1 for r in reports.values()
+                                if r["problems"][problem]["score"] < r["problems"][problem]["max_score"])
+        assert int(diagnosed) + int(unexplained) == int(lost)
+        full = sum(1 for r in reports.values() if r["problems"][problem]["score"] == r["problems"][problem]["max_score"])
+        assert int(full_pct.rstrip("%")) == round(100 * full / len(graded)), problem
+    assert sorted(r[0] for r in found["roster"][1:]) == sorted(kinds)
+    # diagnoses: one row per bug, each student once, and the students with that bug are in it
+    bugs = {(row[1], row[2]): (int(row[0]), row[3]) for row in found["bugs"][1:]}
+    who = lambda kind: {s for s, k in kinds.items() if k == kind}  # noqa: E731
+    expect = {("softmax", "adds 1e-8 to the denominator"): who("epsilon_softmax") | who("buggy_example"),
+              ("sigmoid_grad", "treats its argument as x"): who("sigmoid_grad_of_x"),
+              ("gradcheck_naive", "never resets the random state"): who("gradcheck_no_setstate") | who("buggy_example")}
+    for (problem, start), students in expect.items():
+        (count, shown), = [v for (p, d), v in bugs.items() if p == problem and d.startswith(start)]
+        assert count >= len(students), (problem, start, count)
+        assert all(s in shown for s in sorted(students)[:8]) or count > 8
+    correct = who("correct") | who("correct_zip") | who("correct_notebook")
+    assert not any(s in row[3].split(", ") for row in found["bugs"][1:] for s in correct)
+    assert len({(p, d) for p, d in bugs}) == len(found["bugs"]) - 1       # never the same bug twice
+    # what the grader observed
+    loops = [count for (problem, d), (count, _) in bugs.items() if problem == "sigmoid" and "time limit" in d]
+    assert loops == [len(who("hostile_endless_loop"))]
+    exits = [count for (problem, d), (count, _) in bugs.items()
+             if problem == "softmax" and "exited the worker process" in d]
+    assert exits and exits[0] >= len(who("hostile_os_exit"))
+    # the slowest (or, as its process's first, flagged warm-up): the endless loop
+    slowest = re.search(r'<h2>Slowest submissions</h2>(.*?)</table>', page, re.S).group(1)
     assert "hostile_endless_loop" in slowest
-    # not graded: the unreadable ones, with the reason
-    not_graded = re.search(r"<table id='not-graded'>(.*?)</table>", page, re.S).group(1)
-    assert "unreadable_zip" in not_graded and "no_code" in not_graded
-    assert len(re.findall(r"<img [^>]*src='data:image/png;base64,", page)) == 2
+    # not graded: the unreadable ones, with the reason, no path
+    not_graded = {row[0]: row[2] for row in found["not-graded"][1:]}
+    assert {"unreadable_zip", "no_code"} <= {kinds[s] for s in not_graded}
+    assert str(graded_class["class_dir"]) not in page and str(out) not in page
+    assert len(re.findall(r'<img [^>]*src="data:image/png;base64,', page)) == 2
+    checks = found["checks"][1:]
+    assert len(checks) == len(next(iter(reports.values()))["tests"])
+    for failed, of, problem, name in checks:
+        assert int(of) == len(graded)
+        assert int(failed) == sum(1 for r in reports.values() for t in r["tests"]
+                                  if t["name"] == name and t["status"] != "passed"), name
 
 
 def test_feedback_html_escapes_student_text(graded_class):
@@ -531,3 +542,103 @@ def test_dask_executor_gives_the_same_grades(graded_class, tmp_path):
 def test_dask_without_scheduler_is_a_bad_request(tmp_path):
     done = run_cli("batch", str(tmp_path), "--out", str(tmp_path / "o"), "--executor", "dask")
     assert done.returncode == 2 and "--scheduler" in done.stderr
+
+
+# ------------------------------------------------------------------ a small class: summary, arguments
+
+@pytest.fixture
+def small_class(tmp_path) -> Path:
+    """Four students: correct, buggy, unreadable, a syntax error."""
+    subs = tmp_path / "subs"
+    subs.mkdir()
+    shutil.copytree(CORRECT, subs / "alice")
+    shutil.copytree(BUGGY, subs / "bob")
+    (subs / "carol.zip").write_bytes(b"PK\x03\x04 not a zip")
+    shutil.copytree(FIXTURES / "syntax_error_softmax", subs / "dan")
+    return subs
+
+
+def _summary(stdout: str) -> tuple[int, int, int, int]:
+    found = re.search(r"^(\d+) students: (\d+) graded now, (\d+) unchanged, (\d+) not graded", stdout, re.M)
+    assert found, stdout
+    return tuple(int(n) for n in found.groups())
+
+
+def test_the_summary_adds_up_to_the_class(small_class, tmp_path):
+    out = tmp_path / "out"
+    first = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(out), "--jobs", "2")
+    assert first.returncode == 0, first.stderr
+    assert _summary(first.stdout) == (4, 3, 0, 1)
+    assert "1 not graded (1 unreadable)" in first.stdout
+    lines = [line for line in first.stderr.splitlines() if re.match(r"\[\d/4\] ", line)]
+    assert len(lines) == 4, first.stderr            # not a terminal: one line per submission
+    bob = small_class / "bob" / "q1_softmax.py"
+    bob.write_text(bob.read_text() + "\n# fixed, maybe\n")
+    second = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(out))
+    assert _summary(second.stdout) == (4, 1, 3, 0)
+    students, graded, unchanged, not_graded = _summary(second.stdout)
+    assert graded + unchanged + not_graded == students
+
+
+def test_the_progress_bar_on_a_terminal(small_class, tmp_path):
+    """On a terminal the bar is tqdm's: done of total, and no student's name or text."""
+    import pty
+
+    (small_class / "\x1b[2Jevil").mkdir()
+    shutil.copytree(CORRECT, small_class / "\x1b[2Jevil", dirs_exist_ok=True)
+    leader, follower = pty.openpty()
+    done = subprocess.run([sys.executable, "-m", "grader", "batch", str(small_class), "--assignment", "nn_basics",
+                           "--out", str(tmp_path / "out"), "--jobs", "2"], cwd=ROOT, stdout=subprocess.PIPE,
+                          stderr=follower, stdin=subprocess.DEVNULL, text=True, timeout=300)
+    os.close(follower)
+    shown = b""
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:
+            break
+        if not chunk:
+            break
+        shown += chunk
+    os.close(leader)
+    assert done.returncode == 0, shown.decode(errors="replace")
+    text = shown.decode("utf-8", "replace")
+    assert "5/5" in text and "failures 1" in text and "submission/s" in text, text
+    assert "\x1b[2J" not in text
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "grader: --jobs must be at least 1, not 0"),
+    (["--jobs", "-2"], "grader: --jobs must be at least 1, not -2"),
+])
+def test_bad_batch_arguments_are_one_line_and_exit_2(small_class, tmp_path, args, message):
+    done = run_cli("batch", str(small_class), "--assignment", "nn_basics", "--out", str(tmp_path / "o"), *args)
+    assert done.returncode == 2 and done.stderr.strip() == message, done.stderr
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("score", ["-1", "56", "1e9"])
+def test_min_score_outside_the_points_is_a_bad_request(score, tmp_path):
+    done = run_cli("run", str(CORRECT), "--assignment", "nn_basics", f"--min-score={score}")
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.strip().splitlines() == [
+        f"grader: --min-score must be between 0 and nn_basics's 55 points, not {float(score):g}"]
+
+
+def test_min_score_within_the_points_is_taken(tmp_path):
+    done = run_cli("run", str(BUGGY), "--assignment", "nn_basics", "--min-score=50", "--quiet")
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_outputs_follow_the_umask(small_class, tmp_path):
+    """Files are created as any tool creates them: 0666 less the process's umask (0027 here)."""
+    import stat
+
+    out = tmp_path / "out"
+    done = subprocess.run(["sh", "-c", 'umask 027; exec "$0" -m grader batch "$1" --assignment nn_basics --out "$2"',
+                           sys.executable, str(small_class), str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    files = [out / "report.html", out / "grades.csv", out / "canvas_gradebook.csv",
+             *(out / "students" / "alice").iterdir(), *(out / "students" / "carol").iterdir()]
+    assert {oct(stat.S_IMODE(f.stat().st_mode)) for f in files} == {oct(0o640)}

@@ -78,6 +78,51 @@ def test_bundle_contents(bundle):
     assert done.returncode == 0, done.stderr
 
 
+def _pins(bundle: Path) -> tuple[dict, dict, str]:
+    with zipfile.ZipFile(bundle) as archive:
+        versions = json.loads(archive.read("versions.json"))
+        constraints = archive.read("constraints.txt").decode()
+        setup = archive.read("setup.sh").decode()
+    pinned = dict(line.split("==") for line in constraints.splitlines() if line and not line.startswith("#"))
+    return versions, pinned, setup
+
+
+def test_bundle_pins_the_versions_it_was_built_with(bundle):
+    """constraints.txt and versions.json hold the exact versions installed here, of every
+    dependency in pyproject.toml and of what they need; setup.sh installs under them."""
+    import re
+    import tomllib
+    from importlib import metadata
+
+    versions, pinned, setup = _pins(bundle)
+    assert pinned == versions["packages"] and versions["python"] == ".".join(map(str, sys.version_info[:3]))
+    wanted = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    roots = [re.match(r"[A-Za-z0-9._-]+", line).group().lower().replace("_", "-") for line in wanted]
+    assert set(roots) <= set(pinned), set(roots) - set(pinned)
+    assert {"markupsafe", "contourpy", "pluggy"} <= set(pinned)          # transitive ones too
+    for name, version in pinned.items():
+        assert metadata.version(name) == version, name
+    installs = [line for line in setup.splitlines() if "pip install" in line]
+    assert len(installs) == 2 and all('-c "$SOURCE/constraints.txt"' in line for line in installs), installs
+    assert 'PIP_CONSTRAINT="$SOURCE/constraints.txt"' in setup
+
+
+def test_pip_obeys_the_bundle_constraints(bundle, tmp_path):
+    """The constraints file is one pip reads: with it, the installed versions satisfy pip (no
+    index needed); a version that differs makes pip refuse."""
+    _, pinned, _ = _pins(bundle)
+    with zipfile.ZipFile(bundle) as archive:
+        archive.extract("constraints.txt", tmp_path)
+    command = [sys.executable, "-m", "pip", "install", "--dry-run", "--no-index", "--disable-pip-version-check",
+               "-c", str(tmp_path / "constraints.txt"), "jinja2", "numpy"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    wrong = tmp_path / "constraints.txt"
+    wrong.write_text(wrong.read_text().replace(f"numpy=={pinned['numpy']}", "numpy==1.0.0"))
+    done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert done.returncode != 0 and "numpy" in done.stdout + done.stderr
+
+
 def test_run_autograder_writes_results(tmp_path, bundle, schema):
     root = autograder_tree(tmp_path, bundle, BUGGY)
     done = run_autograder(root)
@@ -90,6 +135,7 @@ def test_run_autograder_writes_results(tmp_path, bundle, schema):
     assert results["problems"]["softmax"]["score"] == 10
     assert results["problems"]["gradcheck_naive"]["score"] == 14
     assert results["submission"]["path"] == str(root / "submission")
+    assert results["grader"]["dependencies"] == _pins(bundle)[0]   # which versions graded it
     for test in results["tests"]:
         assert set(test) >= {"name", "score", "max_score", "output", "visibility"}
         assert test["visibility"] in ("visible", "hidden", "after_due_date", "after_published")
@@ -112,6 +158,7 @@ def test_run_autograder_empty_submission_scores_zero_with_a_reason(tmp_path, bun
     results = json.loads((root / "results" / "results.json").read_text())
     assert results["score"] == 0 and results["max_score"] == 55
     assert results["output"].startswith("Your submission could not be read:")
+    assert results["grader"]["dependencies"] == _pins(bundle)[0]
 
 
 def test_run_autograder_grader_failure_writes_no_results(tmp_path, bundle):

@@ -205,23 +205,26 @@ def test_class_report_has_only_our_tags_and_no_student_diagnosis(no_plots, rows)
     page = classreport.render(made, title="T", problems=[(p, 1.0) for p in PROBLEMS], max_score=2,
                               generated="now", links={row.student: f"students/{row.student}/feedback.html" for row in made})
     tags = tags_of(page)
-    assert set(tags) <= FEEDBACK_TAGS | {"img", "a"} and tags.count("img") == 2
-    labels = {label for _, label in classreport.GENERIC}
+    assert set(tags) <= FEEDBACK_TAGS | {"img", "a", "input", "span", "code", "thead", "tbody", "script"}
+    assert tags.count("img") == (2 if any(status == "graded" for _, status, _, _ in rows) else 0)
+    assert tags.count("script") == 1 and page.count("<script>") == 1        # the roster's, ours
+    known = classreport.known_diagnoses([types.SimpleNamespace(problem="softmax", feedback="x", bug="BUG")])
+    labels = {label for _, label in classreport.OBSERVED}
     for _, _, r, _ in rows:
         for test in r["tests"]:
-            hints = {h.strip()[:classreport.SUMMARY_CHARS] for h in test["extra_data"]["hints"]}
-            for diagnosis in classreport.diagnoses(test):   # never a hint line of the output
-                assert diagnosis in hints or diagnosis in labels or diagnosis.startswith("other: "), diagnosis
+            for diagnosis in classreport.diagnose(test, known)[1]:   # never student text
+                assert diagnosis == "BUG" or diagnosis in labels, diagnosis
 
 
 def test_class_report_diagnoses_ignore_the_output():
+    known = classreport.known_diagnoses([types.SimpleNamespace(problem="softmax", feedback="planted", bug="BUG")])
     test = {"status": "failed", "tags": ["softmax"], "output": "hint: planted\n" + " \n" * 50_000,
             "extra_data": {"hints": [], "failure": "softmax raised ValueError"}}
-    assert classreport.diagnoses(test) == ["other: softmax raised ValueError"]
-    test["extra_data"] = {"hints": ["subtract the row maximum"], "failure": "x"}
-    assert classreport.diagnoses(test) == ["subtract the row maximum"]
+    assert classreport.diagnose(test, known) == ("unexplained", [])
+    test["extra_data"] = {"hints": ["planted: subtract the row maximum"], "failure": "x"}
+    assert classreport.diagnose(test, known) == ("hint", ["BUG"])
     test["extra_data"] = {"failure": "f did not finish within 2 s: ran past its time limit"}
-    assert classreport.diagnoses(test)[0].startswith("ran past its time limit")
+    assert classreport.diagnose(test, known)[1][0].startswith("ran past its time limit")
 
 
 @SETTINGS
