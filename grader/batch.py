@@ -331,7 +331,9 @@ def write_outputs(out_dir: str, assignment: Assignment, current: list[tuple[clas
     links = {entry.student: f"students/{entry.student}/feedback.html" for entry, _ in current}
     page = classreport.render(rows, title=assignment.title,
                               problems=[(p.id, p.points) for p in assignment.problems],
-                              max_score=assignment.max_score, generated=now(), links=links, known=known)
+                              max_score=assignment.max_score, generated=now(), links=links, known=known,
+                              similarity="similarity.html" if os.path.isfile(
+                                  os.path.join(out_dir, "similarity.html")) else None)
     outfile.write(os.path.join(out_dir, "report.html"), page)
     _sweep(out_dir)
 

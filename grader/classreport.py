@@ -322,9 +322,10 @@ def _environment():
 
 def render(rows: list[Row], *, title: str, problems: list[tuple[str, float]], max_score: float,
            generated: str, links: dict[str, str] | None = None, known: list[Known] | None = None,
-           slowest_count: int = 10) -> str:
+           slowest_count: int = 10, similarity: str | None = None) -> str:
     """The page. ``links`` maps a student to their feedback page (relative to report.html);
-    ``known`` holds the proven diagnoses (``known_diagnoses``)."""
+    ``known`` holds the proven diagnoses (``known_diagnoses``); ``similarity`` is the
+    similarity page to link to, when ``grader batch --similarity`` wrote one."""
     links, known = links or {}, known or []
     graded = [r for r in rows if r.status == STATUS_GRADED]
     not_graded = sorted((r for r in rows if r.status != STATUS_GRADED), key=lambda r: (r.status, r.student))
@@ -357,6 +358,6 @@ def render(rows: list[Row], *, title: str, problems: list[tuple[str, float]], ma
         "warmups": sorted((r for r in rows if r.warmup), key=lambda r: r.student),
         "not_graded": [{"student": r.student, "status": r.status,
                         "why": no_paths(" ".join((r.error or "").split()))[:300]} for r in not_graded],
-        "roster": roster,
+        "roster": roster, "similarity": similarity,
     }
     return _environment().get_template("classreport.html.j2").render(**context)

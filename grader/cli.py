@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     batch.add_argument("--force", action="store_true", help="regrade everyone, changed or not")
     batch.add_argument("--retry-errors", action="store_true",
                        help="regrade submissions whose last grading timed out or failed")
+    batch.add_argument("--similarity", action="store_true",
+                       help="also compare every pair of students' code (similarity.html, similarity.csv)")
 
     new = commands.add_parser("new", help="scaffold an assignment from its reference solution "
                               "(assignment.toml, checks, public checks, starter, mutants, variants)")
@@ -81,8 +83,10 @@ def _parser() -> argparse.ArgumentParser:
     history.add_argument("results", metavar="RESULTS_DIR")
     history.add_argument("student")
     from grader.mutation import cli as mutation_cli
+    from grader.similarity import cli as similarity_cli
 
     mutation_cli.add_parser(commands)
+    similarity_cli.add_parser(commands)
     return parser
 
 
@@ -189,6 +193,13 @@ def cmd_batch(args: argparse.Namespace) -> int:
         _say("grader: --executor dask needs --scheduler ADDRESS", sys.stderr)
         return EXIT_REQUEST
     assignment = assignments.find(args.assignment)
+    if args.similarity:
+        # Before grading, so that report.html can link to similarity.html.
+        from grader.similarity.compare import compare_class
+
+        found = compare_class(args.submissions, assignment, args.out, jobs=args.jobs or 0)
+        _say(f"similarity: {len(found.flagged)} of {found.pairs_compared} pairs at or above "
+             f"{found.threshold:.1f} bits in similarity.html (evidence to weigh, never a verdict)")
     try:
         result = batch.run_batch(args.submissions, assignment, args.out,
                                  assignment_ref=args.assignment or assignment.folder, jobs=args.jobs or 0,
@@ -260,6 +271,10 @@ def main(argv: list[str] | None = None) -> int:
             from grader.mutation import cli as mutation_cli
 
             return mutation_cli.run(args)
+        if args.command == "similarity":
+            from grader.similarity import cli as similarity_cli
+
+            return similarity_cli.run(args)
         if args.command == "new":
             return cmd_new(args)
         if args.command == "publish":

@@ -354,3 +354,19 @@ def test_chromium_renders_ranked_pairs_with_highlighted_passages(small_class, tm
     planted = {tuple(sorted((p["original"], p["copy"]))) for p in truth["planted"]}
     assert {tuple(sorted(r[2])) for r in parsed.rows[:2]} == planted
     assert parsed.marks.get("pair-1", 0) > 5 and parsed.marks.get("pair-2", 0) > 5
+
+
+def test_batch_similarity_writes_the_page_and_the_class_report_links_it(tmp_path):
+    """``grader batch --similarity``: similarity.html beside report.html, which links to it."""
+    from conftest import FIXTURES, run_cli
+
+    subs = tmp_path / "subs"
+    for name in ("ann", "bob", "cat"):
+        shutil.copytree(FIXTURES / "modules_correct", subs / name)
+    out = tmp_path / "out"
+    done = run_cli("batch", str(subs), "--assignment", "nn_basics", "--out", str(out), "--jobs", "1",
+                   "--similarity")
+    assert done.returncode == 0, done.stderr
+    assert "similarity:" in done.stdout and (out / "similarity.html").is_file()
+    assert (out / "similarity.csv").is_file()
+    assert "href=\"similarity.html\"" in (out / "report.html").read_text(encoding="utf-8")
