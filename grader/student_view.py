@@ -263,6 +263,20 @@ def text_lines(fb: Feedback, *, details_per_problem: int = 1) -> list[str]:
     return out
 
 
+_SHAPE = re.compile(r" with shape \([\d, ]*\)(, dtype \w+)?\)*$")
+
+
+def detail(line: str, limit: int = 160) -> str:
+    """One line of a check's details, shortened at a space; a value's closing ``with shape
+    (...)`` is kept, since the shape is what a student checks first."""
+    line = " ".join(line.split())
+    if len(line) <= limit:
+        return line
+    tail = _SHAPE.search(line)
+    suffix = tail.group() if tail and len(tail.group()) < limit // 3 else ""
+    return shorten(line[: len(line) - len(suffix)], limit - len(suffix)) + suffix
+
+
 def _cut(lines: list[str], limit: int = DETAIL_LINES) -> list[str]:
-    shown_lines = [shorten(line, 160) for line in lines[:limit]]
+    shown_lines = [detail(line) for line in lines[:limit]]
     return shown_lines + ([f"... ({len(lines) - limit} more lines)"] if len(lines) > limit else [])
