@@ -30,7 +30,7 @@ def render(report: dict, *, assignment_points: float | None = None) -> str:
     verdict = "full marks" if score >= max_score else f"{view.num(max_score - score)} points lost"
     out = [f"## {inline(fb.title)}: {view.num(score)} / {view.num(max_score)} points ({verdict})", ""]
     if fb.coverage:
-        out += [inline(fb.coverage.capitalize()), ""]
+        out += [fb.coverage.capitalize(), ""]  # our words and numbers only
     out += ["| problem | points | lost | status |", "| --- | ---: | ---: | --- |"]
     for problem in fb.problems:
         mark = "✅ passed" if problem.passed else "❌ failed"
