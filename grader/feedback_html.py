@@ -50,7 +50,7 @@ _STUDENT_WORDS = {
 def reason(status: str, error: str | None) -> str:
     """Why a submission was not graded, in words for its student: no path of the grading
     machine, no advice meant for whoever ran the grader."""
-    text = safetext.text(error or "")
+    text = safetext.text(error or "", 2000)  # a reason is a sentence; the patterns stay linear
     for known, words in _STUDENT_WORDS.items():
         if known in text:
             return words

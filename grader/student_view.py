@@ -54,7 +54,7 @@ def points(value: float) -> str:
 
 def shorten(line: str, limit: int = SUMMARY_CHARS) -> str:
     """One line of at most about ``limit`` characters, cut at a space (never inside a number)."""
-    line = " ".join(line.split())
+    line = " ".join(line[: 8 * limit].split())
     if len(line) > limit:  # long asides first: "(relative error 2.8e+03, allowed 1e-05 ...)"
         line = re.sub(r" \([^()]{20,}\)", "", line)
     if len(line) <= limit:
@@ -204,7 +204,7 @@ def feedback(report: dict) -> Feedback:
         title=str(report.get("assignment", {}).get("title") or report.get("assignment", {}).get("name", "")),
         score=report.get("score", 0), max_score=report.get("max_score", 0),
         coverage=coverage(report), problems=problems, common=common,
-        loading=[str(line) for line in (report.get("submission", {}).get("load_errors") or [])],
+        loading=[_name_cell(str(line)) for line in (report.get("submission", {}).get("load_errors") or [])],
         notes=distinct, hidden=sum(1 for t in tests if not shown(t)))
 
 
@@ -220,6 +220,15 @@ def coverage(report: dict) -> str:
 
 
 _CELL = re.compile(r"^(?P<file>.+?) \[(?P<label>(?:code )?cell \d+)\]$")
+
+
+def _name_cell(line: str) -> str:
+    """A load line that starts with 'FILE [code cell N]' starts with 'code cell N of FILE' (no
+    regular expression: a line is student text of up to 64 KiB)."""
+    at = line.find(" [code cell ")
+    end = line.find("]", at) if at > 0 else -1
+    number = line[at + 12:end] if end > 0 else ""
+    return f"code cell {number} of {line[:at]}{line[end + 1:]}" if number.isdigit() else line
 
 
 def cell_name(file: str) -> str:
@@ -272,7 +281,7 @@ def detail(line: str, limit: int = 160) -> str:
     line = " ".join(line.split())
     if len(line) <= limit:
         return line
-    tail = _SHAPE.search(line)
+    tail = _SHAPE.search(line[-100:])
     suffix = tail.group() if tail and len(tail.group()) < limit // 3 else ""
     return shorten(line[: len(line) - len(suffix)], limit - len(suffix)) + suffix
 
