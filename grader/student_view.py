@@ -198,7 +198,7 @@ def feedback(report: dict) -> Feedback:
         common.append(f"NotImplementedError in {len(functions)} function{'s' if len(functions) > 1 else ''}: "
                       f"implement {'them' if len(functions) > 1 else 'it'}: {', '.join(places)}")
         for p in missing:
-            p.headline = "not implemented yet (it raises NotImplementedError)"
+            p.headline = "not implemented yet"
     distinct = [f"{note_problem[n]}: {n}" + (f" ({c} checks)" if c > 1 else "") for n, c in notes.items()]
     return Feedback(
         title=str(report.get("assignment", {}).get("title") or report.get("assignment", {}).get("name", "")),
