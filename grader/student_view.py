@@ -244,6 +244,8 @@ def text_lines(fb: Feedback, *, details_per_problem: int = 1) -> list[str]:
     out: list[str] = []
     if fb.coverage:
         out += [fb.coverage.capitalize(), ""]
+    if fb.lost:
+        out.append("Lost points:")
     if fb.common:
         out += fb.common + [""]
     for problem in fb.lost:

@@ -94,7 +94,7 @@ def test_one_order_in_every_output(three_bugs):
     cases = etree.fromstring(three_bugs["junit"].encode()).iter("testcase")
     assert [c.get("name") for c in cases if c.find("failure") is not None] == [t["name"] for t in lost]
     heads = [p for p in problems if r["problems"][p]["status"] != "passed"]
-    assert in_order(three_bugs["terminal"], [f"\n{p} (-" for p in heads])
+    assert in_order(three_bugs["terminal"], [f"\n{p} (-" for p in heads])  # after "Lost points:"
     assert in_order(three_bugs["markdown"], [f"- **{safetext.for_markdown_inline(p)}** (−" for p in heads])
 
 
