@@ -11,7 +11,6 @@ markup. The page loads nothing (inline CSS, no script, no font), so it reads the
 from __future__ import annotations
 
 import os
-import re
 
 import jinja2
 
@@ -36,32 +35,10 @@ def _clean(value: object) -> object:
     return value
 
 
-# A path on the grading machine, and what a student cannot act on (advice to whoever ran it).
-_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/:;,'\"()]+){2,}/?")
-_ADVICE = re.compile(r";\s*(?:pass|give|run|use|rerun)\b[^;]*$")
-_STUDENT_WORDS = {
-    "holds no .py or .ipynb files": "Your submission holds no .py or .ipynb files: hand in your "
-                                    "notebook (.ipynb) or your .py files.",
-    "is not a folder, .py, .ipynb or .zip file": "Your submission is not a notebook, a .py file or "
-                                                 "a .zip: hand in your notebook (.ipynb) or your .py files.",
-}
-
-
-def reason(status: str, error: str | None) -> str:
-    """Why a submission was not graded, in words for its student: no path of the grading
-    machine, no advice meant for whoever ran the grader."""
-    text = safetext.text(error or "", 2000)  # a reason is a sentence; the patterns stay linear
-    for known, words in _STUDENT_WORDS.items():
-        if known in text:
-            return words
-    text = _ADVICE.sub("", _PATH.sub(lambda m: os.path.basename(m.group().rstrip("/")) or "a file", text))
-    return text.strip() or f"not graded ({status}); your instructor has the details"
-
-
 def not_graded_markdown(student: str, status: str, error: str | None) -> str:
     """feedback.md for a submission that got no report: the why, as text only."""
     return (f"## Feedback for {safetext.for_markdown_inline(student)}: not graded "
-            f"({safetext.for_markdown_inline(status)})\n\n{safetext.for_markdown_block(reason(status, error))}\n")
+            f"({safetext.for_markdown_inline(status)})\n\n{safetext.for_markdown_block(view.not_graded_reason(status, error))}\n")
 
 
 def page(student: str, report: dict | None, *, status: str = "graded", error: str | None = None) -> str:
@@ -70,7 +47,7 @@ def page(student: str, report: dict | None, *, status: str = "graded", error: st
     student = safetext.for_xml(student)
     if report is None:
         return template.render(fb=None, student=student, status=safetext.for_xml(status),
-                               reason=safetext.for_xml(reason(status, error)),
+                               reason=safetext.for_xml(view.not_graded_reason(status, error)),
                                page_title=f"Feedback for {student}", num=view.num, points=view.points)
     fb = _clean(view.feedback(report))
     return template.render(fb=fb, student=student, page_title=f"{fb.title}: {student}",

@@ -15,9 +15,12 @@ NotImplementedError everywhere is one line, a note that several checks left is s
 
 from __future__ import annotations
 
+import os
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+
+from grader import safetext
 
 DETAIL_LINES = 8        # lines of one check's details in text outputs
 SUMMARY_CHARS = 140     # one check's one-line summary
@@ -291,3 +294,26 @@ def detail(line: str, limit: int = 160) -> str:
 def _cut(lines: list[str], limit: int = DETAIL_LINES) -> list[str]:
     shown_lines = [detail(line) for line in lines[:limit]]
     return shown_lines + ([f"... ({len(lines) - limit} more lines)"] if len(lines) > limit else [])
+
+
+# A path on the grading machine, and what a student cannot act on (advice to whoever ran it).
+_PATH = re.compile(r"(?:[A-Za-z]:)?(?:/[^\s/:;,'\"()]+){2,}/?")
+_ADVICE = re.compile(r";\s*(?:pass|give|run|use|rerun)\b[^;]*$")
+_STUDENT_WORDS = {
+    "holds no .py or .ipynb files": "Your submission holds no .py or .ipynb files: hand in your "
+                                    "notebook (.ipynb) or your .py files.",
+    "is not a folder, .py, .ipynb or .zip file": "Your submission is not a notebook, a .py file or "
+                                                 "a .zip: hand in your notebook (.ipynb) or your .py files.",
+}
+
+
+def not_graded_reason(status: str, error: str | None) -> str:
+    """Why a submission was not graded, in words for its student: no path of the grading
+    machine, no advice meant for whoever ran the grader (feedback.md/.html of a batch; the
+    Gradescope failure message could use it too)."""
+    text = safetext.text(error or "", 2000)  # a reason is a sentence; the patterns stay linear
+    for known, words in _STUDENT_WORDS.items():
+        if known in text:
+            return words
+    text = _ADVICE.sub("", _PATH.sub(lambda m: os.path.basename(m.group().rstrip("/")) or "a file", text))
+    return text.strip() or f"not graded ({status}); your instructor has the details"

@@ -191,3 +191,15 @@ def test_details_are_folded_in_the_page(z1):
     page = z1["html"]
     assert page.count("<details>") == 7 and "<details open" not in page
     assert "<script" not in page and "http" not in page.split("<body>")[1]
+
+
+@pytest.mark.parametrize("error, said", [
+    ("/srv/course/subs/alice.zip is not a readable zip file (bad magic); zip it again",
+     "alice.zip is not a readable zip file (bad magic); zip it again"),
+    ("/srv/course/subs/alice.txt is not a folder, .py, .ipynb or .zip file; pass the folder or file "
+     "the student handed in", "Your submission is not a notebook"),
+    ("the grader failed at /usr/lib/python3/site-packages/x.py; rerun with --sandbox process", "x.py"),
+])
+def test_a_not_graded_reason_is_for_the_student(error, said):
+    reason = view.not_graded_reason("unreadable", error)
+    assert said in reason and not GRADER_SIDE.search(reason), reason
