@@ -19,7 +19,7 @@ from grader import safetext
 from grader import student_view as view
 from grader.submission import SubmissionError, open_submission
 
-_CELL = re.compile(r"^(?P<file>.+?) \[cell (?P<cell>\d+)\]$")
+_CELL = re.compile(r"^(?P<file>.+?) \[(?:code )?cell (?P<cell>\d+)\]$")
 MESSAGE_CHARS = 2000
 
 
@@ -52,7 +52,7 @@ def locate(found: dict | None, root: str | None, workspace: str) -> tuple[str | 
         return None, None, "not found in your files"
     name, line = found["file"], found.get("line")
     cell = _CELL.match(name)
-    where = f"{name}, line {line}" if line else name
+    where = f"{view.cell_name(name)}, line {line}" if line else view.cell_name(name)
     if cell:
         name, line = cell["file"], None
     if root is None or name.startswith("<"):
@@ -70,23 +70,25 @@ def github(report: dict, functions_of: dict[str, list[str]], *, workspace: str |
     root = code_root(report["submission"]["path"])
     located = report["submission"].get("functions", {})
     lines = []
-    for problem_id, problem in report["problems"].items():
-        lost = [t for t in report["tests"] if view.problem_of(t) == problem_id and t["status"] != "passed"]
-        if not lost:
-            continue
-        names = functions_of.get(problem_id, [problem_id])
+    fb = view.feedback(report)
+    for problem in fb.lost:
+        names = functions_of.get(problem.id, [problem.id])
         found = next((located.get(n) for n in names if located.get(n)), None)
         file, line, where = locate(found, root, workspace)
-        title = (f"{problem_id}: {view.num(problem['score'])} / {view.num(problem['max_score'])} points")
-        body = []
-        if not file:
-            body.append(f"{', '.join(names)} ({where})")
-        for test in lost:
-            first = (view.output(test).splitlines() or [""])[0]
-            body.append(f"- {view.name(test)}" + (f": {first}" if first else ""))
+        title = f"{problem.id}: {view.num(problem.score)} / {view.num(problem.max_score)} points"
+        body = [] if file else [f"{', '.join(names)} ({where})"]
+        body += [problem.headline] if problem.headline else []
+        if not (problem.not_implemented and fb.common):
+            for check in problem.checks:
+                body.append(f"- {check.name}" + (f": {check.summary}" if check.summary else "")
+                            + (f"; hint: {check.hint}" if check.hint else ""))
+        if problem.hidden:
+            body.append(f"- and {problem.hidden} check(s) not described here")
         message = "\n".join(body)
         if len(message) > MESSAGE_CHARS:
-            message = message[:MESSAGE_CHARS] + "..."
+            cut = message[:MESSAGE_CHARS]   # at a space or line end, never inside a number
+            at = max(cut.rfind(" "), cut.rfind("\n"))
+            message = (cut[:at] if at > 0 else cut) + " ..."
         lines.append(command("error", message, file=file, line=line, title=title))
     score, max_score = report["score"], report["max_score"]
     lines.append(command("notice", f"{view.num(score)} / {view.num(max_score)} points",

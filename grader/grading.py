@@ -318,7 +318,7 @@ def _take_tests(json_plugin, config) -> list[dict]:
 
 
 def _unit_line(unit: str, error: dict) -> str:
-    where = unit.replace("#", " [cell ").rstrip() + ("]" if "#" in unit else "")
+    where = unit.replace("#", " [code cell ").rstrip() + ("]" if "#" in unit else "")
     if ":" in unit and "#" not in unit:
         file, line = unit.rsplit(":", 1)
         where = f"{file}, line {line}"

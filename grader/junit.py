@@ -45,7 +45,7 @@ def build(report: dict) -> ET.Element:
                 kind = "error" if test in errors else "failure"
                 lost = view.num(test["max_score"] - test["score"])
                 first = text.splitlines()[0] if text.strip() else f"lost {lost} point(s)"
-                element = ET.SubElement(case, kind, message=first[:500],
+                element = ET.SubElement(case, kind, message=view.shorten(first, 500),
                                         type=f"lost {lost} of {view.num(test['max_score'])} points")
                 element.text = text
             elif view.output(test):

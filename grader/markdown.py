@@ -10,47 +10,61 @@ from grader import outfile, safetext
 from grader import student_view as view
 from grader.safetext import for_markdown_inline as inline
 
-FEEDBACK_LINES = 12
-
-def _fence(text: str) -> str:
-    """The first FEEDBACK_LINES lines of a check's feedback, in a block only our fence closes."""
-    lines = safetext.for_terminal(text).splitlines()
-    if len(lines) > FEEDBACK_LINES:
-        lines = lines[:FEEDBACK_LINES] + [f"... ({len(lines) - FEEDBACK_LINES} more lines)"]
-    return safetext.for_markdown_block("\n".join(lines))
+def _fence(lines: list[str], indent: str) -> list[str]:
+    """A check's details (at most ``view.DETAIL_LINES`` lines) in a block only our fence closes."""
+    block = safetext.for_markdown_block("\n".join(view.detail(line) for line in lines[:view.DETAIL_LINES])
+                                        + (f"\n... ({len(lines) - view.DETAIL_LINES} more lines)"
+                                           if len(lines) > view.DETAIL_LINES else ""))
+    return [indent + line for line in block.splitlines()]
 
 
 def render(report: dict, *, assignment_points: float | None = None) -> str:
-    """Markdown for one report. ``assignment_points`` is the assignment's full total, to say so
-    when only some of its checks ran (the public ones)."""
-    title = report.get("assignment", {}).get("title") or report.get("assignment", {}).get("name", "")
-    score, max_score = report["score"], report["max_score"]
+    """Markdown for one report, in ``student_view``'s words and order: the table, then per
+    problem one diagnosis, its failing checks one line each and their values in a block.
+    ``assignment_points`` is the assignment's full total, to say so when only some of its
+    checks ran (the public ones) and the report does not carry it."""
+    fb = view.feedback(report)
+    if not fb.coverage and assignment_points is not None and fb.max_score < assignment_points:
+        fb.coverage = view.coverage({"max_score": fb.max_score, "assignment": {"points": assignment_points}})
+    score, max_score = fb.score, fb.max_score
     verdict = "full marks" if score >= max_score else f"{view.num(max_score - score)} points lost"
-    out = [f"## {inline(title)}: {view.num(score)} / {view.num(max_score)} points ({verdict})", ""]
-    if assignment_points is not None and max_score < assignment_points:
-        out += [f"Public checks only: they are worth {view.num(max_score)} of the assignment's "
-                f"{view.num(assignment_points)} points; the hidden checks grade the rest.", ""]
+    out = [f"## {inline(fb.title)}: {view.num(score)} / {view.num(max_score)} points ({verdict})", ""]
+    if fb.coverage:
+        out += [fb.coverage.capitalize(), ""]  # our words and numbers only
     out += ["| problem | points | lost | status |", "| --- | ---: | ---: | --- |"]
-    for problem_id, problem in report["problems"].items():
-        lost = problem["max_score"] - problem["score"]
-        mark = "✅ passed" if problem["status"] == "passed" else "❌ failed"
-        out.append(f"| {inline(problem_id)} | {view.num(problem['score'])} / {view.num(problem['max_score'])} "
-                   f"| {view.num(lost) if lost else ''} | {mark} |")
+    for problem in fb.problems:
+        mark = "✅ passed" if problem.passed else "❌ failed"
+        out.append(f"| {inline(problem.id)} | {view.num(problem.score)} / {view.num(problem.max_score)} "
+                   f"| {view.num(problem.lost) if problem.lost else ''} | {mark} |")
     out.append(f"| **total** | **{view.num(score)} / {view.num(max_score)}** "
                f"| **{view.num(max_score - score) if max_score - score else ''}** | |")
-    lost_tests = [t for t in report["tests"] if t["status"] != "passed"]
-    if lost_tests:
+    if fb.lost:
         out += ["", "### Lost points", ""]
-        for test in sorted(lost_tests, key=lambda t: list(report["problems"]).index(view.problem_of(t))
-                           if view.problem_of(t) in report["problems"] else len(report["problems"])):
-            points = view.num(test["max_score"] - test["score"])
-            out.append(f"- **{inline(view.name(test))}** (−{points})")
-            text = view.output(test)
-            if text:
-                out += ["  " + line for line in _fence(text).splitlines()]
-    loading = report.get("submission", {}).get("load_errors") or []
-    if loading:
-        out += ["", "### While loading your files", ""] + [f"- {inline(line)}" for line in loading]
+        out += [f"{inline(line)}" for line in fb.common] + ([""] if fb.common else [])
+        for problem in fb.lost:
+            line = f"- **{inline(problem.id)}** (−{view.num(problem.lost)})"
+            out.append(line + (f": {inline(problem.headline)}" if problem.headline else ""))
+            if problem.not_implemented and fb.common:
+                continue
+            if problem.collapsed:
+                names = ", ".join(c.name for c in problem.checks)
+                out.append(f"  - {inline(problem.collapsed)}: {inline(names)}")
+                if problem.checks and problem.checks[0].details:
+                    out += _fence(problem.checks[0].details, "    ")
+            else:
+                for check in problem.checks:
+                    text = f"  - {inline(check.name)} (−{view.num(check.lost)})"
+                    text += f": {inline(check.summary)}" if check.summary else ""
+                    text += f"; hint: {inline(check.hint)}" if check.hint else ""
+                    out.append(text)
+                    if check.details:
+                        out += _fence(check.details, "    ")
+            if problem.hidden:
+                out.append(f"  - and {problem.hidden} check(s) not described here")
+    if fb.loading:
+        out += ["", "### While loading your files", ""] + [f"- {inline(line)}" for line in fb.loading]
+    if fb.notes:
+        out += ["", "Notes:", ""] + [f"- {inline(note)}" for note in fb.notes]
     hidden = [t for t in report["tests"] if not view.shown(t)]
     if hidden:
         out += ["", f"{len(hidden)} check(s) are not described here (visibility: "

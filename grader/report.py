@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 import math
 
-from grader import __version__, outfile, safetext
+from grader import __version__, outfile, safetext, scoring
+from grader import student_view as view
 from grader.assignment import Assignment
 from grader.submission import Submission
-
 
 
 def load_summary(submission: Submission, unit_errors: list[str], notes: list[str]) -> list[str]:
@@ -23,15 +23,22 @@ def load_summary(submission: Submission, unit_errors: list[str], notes: list[str
 def build(*, assignment: Assignment, submission: Submission, tests: list[dict],
           problems: dict[str, dict], load_lines: list[str], functions: dict[str, dict | None],
           sandbox_mode: str, execution_time: float) -> dict:
+    """The report. Its ``tests`` are in assignment order (problems as assignment.toml lists them,
+    then each problem's checks as they ran), and its ``output`` (what Gradescope shows) is the
+    student view every other output renders too, so all of them say the same in one order."""
+    tests = scoring.in_assignment_order(tests, list(problems))
     score = round(sum(t["score"] for t in tests), 4)
     max_score = round(sum(t["max_score"] for t in tests), 4)
     lines = [f"{assignment.title}: {_num(score)} / {_num(max_score)} points"]
     for problem_id, problem in problems.items():
         mark = "ok " if problem["status"] == "passed" else "-- "
         lines.append(f"  {mark}{problem_id}: {_num(problem['score'])} / {_num(problem['max_score'])}")
-    if load_lines:
-        lines.append("While loading your files:")
-        lines += [f"  - {line}" for line in load_lines]
+    draft = {"score": score, "max_score": max_score, "tests": tests, "problems": problems,
+             "assignment": {"title": assignment.title, "points": _num(assignment.max_score)},
+             "submission": {"load_errors": load_lines, "functions": functions}}
+    rest = view.text_lines(view.feedback(draft))
+    if rest:
+        lines += [""] + rest
     return {
         "score": _num(score),
         "max_score": _num(max_score),
@@ -42,7 +49,7 @@ def build(*, assignment: Assignment, submission: Submission, tests: list[dict],
         "tests": tests,
         "problems": problems,
         "assignment": {"name": assignment.name, "title": assignment.title,
-                       "version": assignment.version},
+                       "version": assignment.version, "points": _num(assignment.max_score)},
         "submission": {"path": submission.origin, "files": submission.file_names,
                        "sha256": submission.sha256, "load_errors": load_lines,
                        "functions": {name: found for name, found in sorted(functions.items())}},
@@ -87,7 +94,8 @@ def write_json(report: dict, path: str) -> None:
 
 
 def terminal(report: dict) -> str:
-    """A table of problems and points, then every lost point with its feedback. Every field that
+    """A table of problems and points, then the lost points as ``student_view`` words them (per
+    problem one diagnosis, its failing checks one line each, one example's values). Every line
     a student can reach goes through ``safetext.for_terminal``: no escape sequence survives."""
     t = safetext.for_terminal
     problems = {t(pid): problem for pid, problem in report["problems"].items()}
@@ -97,16 +105,7 @@ def terminal(report: dict) -> str:
         points = f"{_num(problem['score'])} / {_num(problem['max_score'])}"
         rows.append(f"{problem_id:<{width}}  {points:>13}  {t(problem['status'])}")
     rows.append(f"{'total':<{width}}  {str(report['score']) + ' / ' + str(report['max_score']):>13}")
-    lost = [test for test in report["tests"] if test["status"] != "passed"]
-    if lost:
-        rows += ["", "Lost points:"]
-        for test in lost:
-            rows.append(f"- {t(test['name'])} ({_num(test['max_score'])} point{'s' if test['max_score'] != 1 else ''})")
-            rows += ["    " + line for line in t(test["output"]).splitlines()]
-    loading = report["submission"].get("load_errors") or []
-    if loading:
-        rows += ["", "While loading your files:"] + [f"- {t(line)}" for line in loading]
-    notes = [test for test in report["tests"] if test["status"] == "passed" and test["output"]]
-    if notes:
-        rows += ["", "Notes:"] + [f"- {t(test['name'])}: {t(test['output'])}" for test in notes]
+    rest = view.text_lines(view.feedback(report))
+    if rest:
+        rows += [""] + [t(line) for line in rest]
     return "\n".join(rows)

@@ -51,3 +51,11 @@ def score_problems(tests: list[dict], assignment: Assignment) -> dict[str, dict]
         problems[problem.id] = {"score": _round(earned), "max_score": _round(possible),
                                 "status": status, "title": problem.title}
     return problems
+
+
+def in_assignment_order(tests: list[dict], problem_ids: list[str]) -> list[dict]:
+    """The checks ordered by their problem's place in assignment.toml, each problem's checks in
+    the order they ran: the one order every output (terminal, Markdown, HTML, JUnit, Gradescope)
+    shows, whatever order pytest collected the check files in (hidden before public)."""
+    place = {problem: index for index, problem in enumerate(problem_ids)}
+    return sorted(tests, key=lambda t: place.get((t.get("tags") or [""])[0], len(place)))

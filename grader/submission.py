@@ -473,10 +473,14 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
     if cells is None:
         cells = _nbformat_cells(text, relative)
     transform = None
-    for index, (cell_type, code) in enumerate(cells, start=1):
-        if cell_type != "code" or not code.strip():
+    index = 0  # the code cell's number among code cells: what a student can count (Jupyter
+    for cell_type, code in cells:  # numbers no cells, and In [n] changes with every run)
+        if cell_type != "code":
             continue
-        label = f"{relative} [cell {index}]"
+        index += 1
+        if not code.strip():
+            continue
+        label = f"{relative} [code cell {index}]"
         try:
             try:
                 compile(code, label, "exec", dont_inherit=True)

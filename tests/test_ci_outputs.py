@@ -142,7 +142,7 @@ def test_markdown_option_writes_what_render_makes(tmp_path):
     text = out.read_text()
     assert text == markdown.render(report, assignment_points=55)
     assert "| sigmoid | 0 / 1 | 1 | ❌ failed |" in text
-    assert "Public checks only: they are worth 5 of the assignment's 55 points" in text
+    assert "Public checks: 5 of 55 points; the other 50 are graded after submission" in text
 
 
 def test_markdown_appends_to_the_github_step_summary(tmp_path):
@@ -210,8 +210,10 @@ def test_annotation_points_at_the_function_relative_to_the_workspace(workspace):
     assert done.returncode == 1, done.stderr
     line = def_line(workspace / "hw" / "assignment1" / "q2_sigmoid.py", "sigmoid_grad")
     errors = [l for l in done.stdout.splitlines() if l.startswith("::error")]
+    # the diagnosis first, then each failing check on a line of its own
     assert errors == [f"::error file=hw/assignment1/q2_sigmoid.py,line={line},"
-                      f"title=sigmoid_grad%3A 0 / 1 points::- sigmoid_grad: public: sigmoid_grad(s) "
+                      f"title=sigmoid_grad%3A 0 / 1 points::sigmoid_grad takes s = sigmoid(x), not x: "
+                      f"return s * (1 - s)%0A- public: sigmoid_grad(s) "
                       f"for s = [0.5, 0.25] is s * (1 - s) = [0.25, 0.1875]: "
                       + errors[0].split("[0.25, 0.1875]: ", 1)[1]], errors
     assert "::notice title=grader%3A nn_basics::5 / 6 points" not in done.stdout  # the total is 4 / 5

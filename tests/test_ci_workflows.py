@@ -122,8 +122,8 @@ def test_github_workflow_fails_under_min_score_and_annotates(tmp_path):
                 if l.startswith("def sigmoid_grad("))
     assert f"::error file=q2_sigmoid.py,line={line},title=sigmoid_grad%3A 0 / 1 points::" in log
     text = summary.read_text()
-    assert "| sigmoid_grad | 0 / 1 | 1 | ❌ failed |" in text
-    assert "Public checks only: they are worth 5 of the assignment's 55 points" in text
+    assert "| sigmoid\\_grad | 0 / 1 | 1 | ❌ failed |" in text
+    assert "Public checks: 5 of 55 points; the other 50 are graded after submission" in text
 
 
 # -- GitLab CI ---------------------------------------------------------------------------------

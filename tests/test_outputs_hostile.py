@@ -137,7 +137,7 @@ def test_markdown_has_no_student_structure(r):
     outside, blocks = rendered_markdown(text)
     shown = [t for t in r["tests"] if t["status"] != "passed" and t["visibility"] == "visible"
              and t["output"]]
-    assert blocks == len(shown)
+    assert blocks <= len(shown)  # a check's values in a block; a check whose line says all has none
     for line in outside:
         assert not line.startswith("#") or line.startswith(OUR_HEADINGS), line
         assert not line.lstrip().startswith(("::", "##[")), line
@@ -157,7 +157,7 @@ def test_markdown_survives_big_output(token):
                     "visibility": "visible", "tags": ["softmax"]}],
          "assignment": {"name": "a"}, "submission": {"load_errors": [big(token)]}}
     outside, blocks = rendered_markdown(markdown.render(r))
-    assert blocks == 1
+    assert blocks <= 1  # its values in one block (none when its line says all); no fence left open
 
 
 class Tags(html.parser.HTMLParser):
@@ -170,7 +170,7 @@ class Tags(html.parser.HTMLParser):
 
 
 FEEDBACK_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "h3", "p", "table",
-                 "tr", "th", "td", "pre", "ul", "li"}
+                 "tr", "th", "td", "pre", "ul", "li", "details", "summary", "span", "br"}
 
 
 def tags_of(page: str) -> list[str]:

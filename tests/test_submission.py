@@ -72,7 +72,7 @@ def test_notebook_magics_are_translated_like_ipython(tmp_path):
     assert "run_cell_magic('time'" in codes[1]
     assert "get_ipython().system('pip install numpy')" in codes[2]
     assert "getoutput('ls')" in codes[3]
-    assert len(source.units) == 4 and "a.ipynb [cell 4] does not parse" in source.problems[0]
+    assert len(source.units) == 4 and "a.ipynb [code cell 4] does not parse" in source.problems[0]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,7 +111,7 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
         {"cell_type": "code", "source": "   \n", "metadata": {}, "outputs": []}]}
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
     fast = [(u.id, u.code) for u in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").units]
-    assert fast == [("odd.ipynb#1", "x = 1\ny = x + 1"), ("odd.ipynb#3", "z = 3")]
+    assert fast == [("odd.ipynb#1", "x = 1\ny = x + 1"), ("odd.ipynb#2", "z = 3")]
     assert fast == _units_via_nbformat(tmp_path / "odd.ipynb", "odd.ipynb", monkeypatch)
 
     del odd["cells"][1]["metadata"]  # nbformat refuses the whole notebook for this; we don't

@@ -16,15 +16,11 @@ class CheckFailure(AssertionError):
 
 
 def show(value: object, limit: int = 400) -> str:
-    """A short, reproducible rendering of a value for feedback."""
+    """A short, reproducible rendering of a value for feedback, on one line. What does not fit
+    in ``limit`` characters is shortened at a separator (an array to its shape and first values),
+    never inside a number: a cut ``1.013896...`` reads as a value the student never saw."""
     if isinstance(value, np.ndarray):
-        body = np.array2string(value, precision=8, threshold=24, edgeitems=3, separator=", ",
-                               max_line_width=100)
-        text = f"array({body})" if value.ndim else f"array({body})"
-        if value.ndim:
-            text += f" with shape {value.shape}"
-        if value.dtype.kind not in "f":
-            text += f", dtype {value.dtype}"
+        text = _show_array(value, limit)
     elif isinstance(value, (float, np.floating)):
         text = repr(float(value))
     elif isinstance(value, tuple):
@@ -33,7 +29,27 @@ def show(value: object, limit: int = 400) -> str:
         text = "[" + ", ".join(show(v, limit) for v in value) + "]"
     else:
         text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+    return text if len(text) <= limit else _cut(text, limit)
+
+
+def _show_array(value: np.ndarray, limit: int) -> str:
+    body = np.array2string(value, precision=8, threshold=24, edgeitems=3, separator=", ",
+                           max_line_width=10**6)
+    body = " ".join(body.split())              # rows on one line: [[1, 2], [3, 4]]
+    dtype = "" if value.dtype.kind in "f" else f", dtype {value.dtype}"
+    text = f"array({body})" + (f" with shape {value.shape}" if value.ndim else "") + dtype
+    if len(text) <= limit or value.size <= 3:
+        return text
+    first = np.array2string(value.ravel()[:3], precision=8, separator=", ", max_line_width=10**6)
+    return f"array with shape {value.shape}{dtype}, first values {' '.join(first[:-1].split())}, ...]"
+
+
+def _cut(text: str, limit: int) -> str:
+    """``text`` cut to about ``limit`` characters at a separator (', ' or a space), never inside
+    a number or a word; the cut is marked with ' ...'."""
+    head = text[: max(limit - 4, 1)]
+    at = max(head.rfind(", "), head.rfind(" "))
+    return (head[:at] if at > 0 else head).rstrip(", ") + " ..."
 
 
 def outline(value: object) -> str:
