@@ -214,7 +214,10 @@ def run_autograder(root: str, assignment_dir: str, sandbox_mode: str = "auto") -
         result = grade(os.path.join(root, "submission"), assignment, sandbox_mode=sandbox_mode,
                        on_warning=lambda line: print(line, file=sys.stderr))
     except SubmissionError as exc:
-        result = failure_results(f"Your submission could not be read: {exc}", assignment.max_score)
+        from grader.student_view import not_graded_reason
+
+        result = failure_results("Your submission could not be read: "
+                                 + not_graded_reason("unreadable", str(exc)), assignment.max_score)
     versions = bundle_versions(os.path.join(root, "source"))
     if versions:  # which versions graded it, in every report the bundle writes
         result.setdefault("grader", {}).setdefault("dependencies", versions)
