@@ -105,7 +105,7 @@ def linear_at(x):
     return FunctionSpec("linear", weights=np.linspace(-1.5, 2.0, max(np.size(x), 1)).reshape(np.shape(x)))
 
 
-@pytest.mark.problem("gradcheck_naive", points=1.5)
+@pytest.mark.problem("gradcheck_naive", points=1)
 def test_passes_quadratic_vector(submission):
     """passes the right gradient of sum(x**2) at a vector"""
     x = points((5,), 20)
@@ -173,7 +173,7 @@ def test_central_difference_with_h_1e4(submission):
         expect(submission, FunctionSpec(name), x, "passed", H_HINT, control=(linear_at(x), x))
 
 
-@pytest.mark.problem("gradcheck_naive", points=1.5)
+@pytest.mark.problem("gradcheck_naive", points=1)
 def test_fails_one_coordinate_off(submission):
     """fails a gradient with one coordinate (of six) off by 1%"""
     x = points((2, 3), 25) + 2.0
@@ -181,6 +181,19 @@ def test_fails_one_coordinate_off(submission):
            "check every coordinate, not only the first, before saying 'passed'",
            control=(FunctionSpec("quadratic", coordinate=0, error=0.01), x),
            otherwise="a 1% error must fail: " + RELATIVE_HINT)
+
+
+@pytest.mark.problem("gradcheck_naive", points=1)
+def test_fails_small_relative_error(submission):
+    """fails a gradient with one coordinate off by 5e-5 (relative), above the 1e-5 tolerance"""
+    # sum(x**2) is exact under any central difference (h = 1e-4, smaller, or half steps), so
+    # the relative error seen is the planted 5e-5 (rounding adds < 1e-9): five times the 1e-5
+    # tolerance, half of a loosened 1e-4.
+    x = np.array([2.0, -1.5, 0.5])
+    expect(submission, FunctionSpec("quadratic", coordinate=0, error=5e-5), x, "failed",
+           "a relative error of 5e-5 must fail: is the tolerance looser than 1e-5? " + RELATIVE_HINT,
+           control=(FunctionSpec("quadratic", coordinate=0, error=0.01), x),
+           otherwise="a wrong gradient must fail: " + RELATIVE_HINT)
 
 
 @pytest.mark.problem("gradcheck_naive", points=1)
