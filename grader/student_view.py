@@ -196,8 +196,8 @@ def feedback(report: dict) -> Feedback:
     if len(missing) > 1:
         functions = list(dict.fromkeys(p.not_implemented for p in missing))
         where = report.get("submission", {}).get("functions", {}) or {}
-        places = [f"{f} ({cell_name(where[f].get('file', ''))})" if isinstance(where.get(f), dict) else f
-                  for f in functions]
+        places = [f"{f} ({cell_name(where[f].get('file'))})" if isinstance(where.get(f), dict)
+                  and cell_name(where[f].get("file")) else f for f in functions]
         common.append(f"NotImplementedError in {len(functions)} function{'s' if len(functions) > 1 else ''}: "
                       f"implement {'them' if len(functions) > 1 else 'it'}: {', '.join(places)}")
         for p in missing:
@@ -234,8 +234,11 @@ def _name_cell(line: str) -> str:
     return f"code cell {number} of {line[:at]}{line[end + 1:]}" if number.isdigit() else line
 
 
-def cell_name(file: str) -> str:
-    """'nn_basics.ipynb [code cell 3]' as a student reads it: 'code cell 3 of nn_basics.ipynb'."""
+def cell_name(file: str | None) -> str:
+    """'nn_basics.ipynb [code cell 3]' as a student reads it: 'code cell 3 of nn_basics.ipynb'.
+    (A function found in no file, e.g. a class the worker built, has none: '' then.)"""
+    if not isinstance(file, str):
+        return ""
     match = _CELL.match(file)
     return f"{match['label']} of {match['file']}" if match else file
 

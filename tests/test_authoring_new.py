@@ -167,3 +167,17 @@ def test_a_reference_the_guesses_do_not_suit_still_validates(tmp_path):
     done = run_cli("validate", str(folder), "--sandbox", "process")
     assert done.returncode == 0, done.stdout + done.stderr
     assert "reference: 6 / 6" in done.stdout and "starter: 0 / 6" in done.stdout
+
+
+@pytest.mark.parametrize("shipped", ["softmax_cache", "layers_lab"])
+def test_a_scaffold_of_a_shipped_reference_validates(tmp_path, shipped):
+    """References written by someone else, classes with state among them (layers_lab's starter
+    once crashed the feedback: a class has no file of its own to name)."""
+    from conftest import ROOT
+
+    sources = sorted(str(p) for p in (ROOT / "reference_solutions" / shipped).glob("*.py"))
+    made = run_cli("new", "scaffolded", "--from", *sources, "--into", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    done = run_cli("validate", str(tmp_path / "assignments" / "scaffolded"))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert re.search(r"^starter: 0 / \d+, loads, defines all \d+ required names$", done.stdout, re.M), done.stdout
