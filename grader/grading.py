@@ -318,10 +318,11 @@ def _take_tests(json_plugin, config) -> list[dict]:
 
 
 def _unit_line(unit: str, error: dict) -> str:
-    where = unit.replace("#", " [code cell ").rstrip() + ("]" if "#" in unit else "")
-    if ":" in unit and "#" not in unit:
-        file, line = unit.rsplit(":", 1)
-        where = f"{file}, line {line}"
+    file, line = unit.rsplit(":", 1) if ":" in unit else (unit, "")
+    where = f"{file}, line {line}"
+    if "#" in file:   # a notebook cell's statement: 'nb.ipynb#3:2'
+        file, cell = file.rsplit("#", 1)
+        where = f"{file} [code cell {cell}]"
     kind, message = error.get("type", "Error"), error.get("message", "")
     location = error.get("location")
     if location and "#" in unit:

@@ -442,8 +442,11 @@ def _decode(raw: bytes, relative: str) -> tuple[str, str | None]:
             f"{relative} is not UTF-8; it was read as Windows-1252 (save it as UTF-8)")
 
 
-def _statement_units(tree: ast.Module, text: str, relative: str) -> list[Unit]:
-    """Top-level statements, grouped where they share a line, each with its first line."""
+def _statement_units(tree: ast.Module, text: str, relative: str, *, cell: tuple[str, str] | None = None) -> list[Unit]:
+    """Top-level statements, grouped where they share a line, each with its first line. A
+    notebook cell is split the same way (``cell``: its unit id and label), so that one failing
+    line of a cell (an ``import pandas`` the grader lacks) costs that line, not the
+    ``import numpy`` beside it: a cell loads as a .py file does."""
     lines = text.splitlines(keepends=True)
     future = [a.name for node in tree.body if isinstance(node, ast.ImportFrom)
               and node.module == "__future__" for a in node.names]
@@ -455,7 +458,8 @@ def _statement_units(tree: ast.Module, text: str, relative: str) -> list[Unit]:
             spans[-1][1] = max(spans[-1][1], end)
         else:
             spans.append([start, end])
-    return [Unit(id=f"{relative}:{start}", filename=relative, line=start,
+    unit_id, filename = cell or (relative, relative)
+    return [Unit(id=f"{unit_id}:{start}", filename=filename, line=start,
                  code="".join(lines[start - 1:end]), future=future) for start, end in spans]
 
 
@@ -500,7 +504,12 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
         except (RecursionError, MemoryError):
             source.problems.append(f"{label} is too deeply nested to parse")
             continue
-        source.units.append(Unit(id=f"{relative}#{index}", filename=label, line=1, code=code))
+        try:
+            tree = ast.parse(code, label)
+        except (SyntaxError, ValueError, RecursionError, MemoryError):  # compiled above; never
+            source.units.append(Unit(id=f"{relative}#{index}:1", filename=label, line=1, code=code))
+            continue
+        source.units += _statement_units(tree, code, relative, cell=(f"{relative}#{index}", label))
     return source
 
 

@@ -66,13 +66,15 @@ def test_notebook_magics_are_translated_like_ipython(tmp_path):
     path = tmp_path / "a.ipynb"
     nbformat.write(nb, path)
     source = read_source(str(path), "a.ipynb")
-    codes = [u.code for u in source.units]
-    assert "get_ipython().run_line_magic('matplotlib', 'inline')" in codes[0]
-    assert "import numpy as np" in codes[0]
-    assert "run_cell_magic('time'" in codes[1]
-    assert "get_ipython().system('pip install numpy')" in codes[2]
-    assert "getoutput('ls')" in codes[3]
-    assert len(source.units) == 4 and "a.ipynb [code cell 4] does not parse" in source.problems[0]
+    cells: dict[str, list[str]] = {}      # a cell loads statement by statement: one unit each
+    for unit in source.units:
+        cells.setdefault(unit.filename, []).append(unit.code)
+    codes = list(cells.values())
+    assert codes[0] == ["get_ipython().run_line_magic('matplotlib', 'inline')\n", "import numpy as np\n"]
+    assert "run_cell_magic('time'" in codes[1][0]
+    assert "get_ipython().system('pip install numpy')" in codes[2][0]
+    assert "getoutput('ls')" in codes[3][0]
+    assert len(cells) == 4 and "a.ipynb [code cell 4] does not parse" in source.problems[0]
 
 
 REPO = Path(__file__).resolve().parent.parent
@@ -111,13 +113,13 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
         {"cell_type": "code", "source": "   \n", "metadata": {}, "outputs": []}]}
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
     fast = [(u.id, u.code) for u in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").units]
-    assert fast == [("odd.ipynb#1", "x = 1\ny = x + 1"), ("odd.ipynb#2", "z = 3")]
+    assert fast == [("odd.ipynb#1:1", "x = 1\n"), ("odd.ipynb#1:2", "y = x + 1"), ("odd.ipynb#2:1", "z = 3")]
     assert fast == _units_via_nbformat(tmp_path / "odd.ipynb", "odd.ipynb", monkeypatch)
 
     del odd["cells"][1]["metadata"]  # nbformat refuses the whole notebook for this; we don't
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
     assert [u.code for u in read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb").units] == [
-        "x = 1\ny = x + 1", "z = 3"]
+        "x = 1\n", "y = x + 1", "z = 3"]
 
     odd["cells"] = [{"cell_type": "code", "source": 42}]  # off the fast path: nbformat decides
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))

@@ -9,9 +9,9 @@ A check is a plain pytest function::
                      hint="subtract the row maximum before exp")
 """
 
-from grader.checks.numeric import CheckFailure, as_numeric, assert_close, outline, show
+from grader.checks.numeric import CheckFailure, as_numeric, as_scalar, assert_close, outline, show
 from grader.checks.proxy import StudentError, call_student, explain
 from grader.wire import Foreign, FunctionSpec
 
-__all__ = ["CheckFailure", "Foreign", "FunctionSpec", "StudentError", "as_numeric",
+__all__ = ["CheckFailure", "Foreign", "FunctionSpec", "StudentError", "as_numeric", "as_scalar",
            "assert_close", "call_student", "explain", "outline", "show"]

@@ -95,6 +95,16 @@ def as_numeric(value: object, what: str = "the result") -> np.ndarray:
     return array.astype(complex if array.dtype.kind == "c" else float)
 
 
+def as_scalar(value: object, what: str = "the result") -> float:
+    """One number, however the student's code shaped it: a float, a numpy scalar, or an array
+    of any shape holding one value (``np.sum(..., keepdims=True)`` gives (1, 1); NumPy 2
+    refuses ``float()`` of anything but a 0-d array, so a check must not call it directly)."""
+    array = as_numeric(value, what)
+    if array.size != 1:
+        raise CheckFailure(f"{what} should be one number; it has shape {array.shape}")
+    return float(array.reshape(-1)[0].real)
+
+
 # The absolute tolerance every comparison allows, as a fraction of the largest |expected| value.
 # Any sound formula rounds at about eps * scale per operation on O(scale) intermediates: 0.5 * (1
 # + tanh(x / 2)) is off by ~1e-17 from sigmoid(x) deep in the tail, where the value itself is

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from grader.checks import CheckFailure, StudentError, as_numeric, show
+from grader.checks import CheckFailure, StudentError, as_numeric, as_scalar, show
 
 ACTIVATIONS = ("ReLU", "Sigmoid")
 
@@ -269,7 +269,7 @@ def replay_fit(submission, net, X, y, epochs, lr):
     losses = []
     for _ in range(epochs):
         y_hat = as_numeric(net.forward(X), "Net.forward's output")
-        losses.append(float(as_numeric(submission.bce_loss(y, y_hat), "bce_loss")))
+        losses.append(as_scalar(submission.bce_loss(y, y_hat), "bce_loss"))
         net.backward(X, as_numeric(submission.bce_grad(y, y_hat), "bce_grad"))
         net.step(lr)
     return losses

@@ -49,6 +49,12 @@ def verdict(submission, f, x):
             return "failed", result
         raise_student_error(submission, result, x)
     text = result.stdout.lower()
+    # The verdict is the last of the two sentences the spec asks for; only a checker that
+    # prints neither is read by the words alone (a debug line such as "0 failed" or "fails
+    # above 1e-5" beside "Gradient check passed!" is no verdict).
+    said = {text.rfind("gradient check passed"): "passed", text.rfind("gradient check failed"): "failed"}
+    if max(said) >= 0:
+        return said[max(said)], result
     if "fail" in text:
         return "failed", result
     if "pass" in text:

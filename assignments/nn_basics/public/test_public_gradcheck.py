@@ -14,6 +14,10 @@ def verdict(submission, f, x):
             return "failed", result.stdout
         raise StudentError(explain(result), result)
     text = result.stdout.lower()
+    # the last of the two sentences asked for is the verdict; a line like "0 failed" is not
+    said = {text.rfind("gradient check passed"): "passed", text.rfind("gradient check failed"): "failed"}
+    if max(said) >= 0:
+        return said[max(said)], result.stdout
     if "fail" in text:
         return "failed", result.stdout
     if "pass" in text:

@@ -7,7 +7,7 @@ W2, b2. The cost may be summed over examples or averaged (the gradient then foll
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, StudentError, assert_close, as_numeric, explain
+from grader.checks import CheckFailure, StudentError, assert_close, as_numeric, as_scalar, explain
 from grader.checks.standins import own_or_standins
 
 DATA = np.array([[0.5, -1.0], [1.5, 0.25]])
@@ -27,7 +27,7 @@ def judge(result):
     value = result.value
     if not isinstance(value, (tuple, list)) or len(value) != 2:
         raise CheckFailure("forward_backward_prop must return (cost, grad)")
-    cost, grad = float(as_numeric(value[0], "the cost")), value[1]
+    cost, grad = as_scalar(value[0], "the cost"), value[1]
     scale = 1.0 if abs(cost - COST_SUM) <= 1e-6 * COST_SUM else 0.5
     if abs(cost - COST_SUM * scale) > 1e-6 * COST_SUM:
         raise CheckFailure(f"the cost is {cost!r}; expected {COST_SUM!r} (summed over the two "
