@@ -76,7 +76,10 @@ def test_dev_null_stays_a_device_in_a_private_dev(tmp_path):
               "--json /dev/null --junit /dev/null --markdown /dev/null >/dev/stderr; echo run=$?; "
               f"{sys.executable} -m grader gradescope-bundle nn_basics -o /dev/null >/dev/stderr; echo bundle=$?; "
               "stat -c %F /dev/null")
-    done = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/tmp",
+    # a private /tmp too, but the checkout and its venv stay visible when they live under /tmp
+    keep = [arg for path in sorted({str(ROOT), sys.prefix}) if path.startswith("/tmp/")
+            for arg in ("--bind", path, path)]
+    done = subprocess.run(["bwrap", "--dev-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/tmp", *keep,
                            "--die-with-parent", "sh", "-c", script], capture_output=True, text=True, timeout=300)
     assert done.stdout.split() == ["run=0", "bundle=0", "character", "special", "file"], done.stdout + done.stderr
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import socket
 import subprocess
@@ -33,7 +34,10 @@ def writable(path):
         return True
     except OSError:
         return False
-seen["writable"] = {p: writable(p) for p in ("/tmp", "/usr", sys.prefix, sys.base_prefix, "/")}
+# the interpreter's own files (its prefix's root is only a mount point: under /tmp, a checkout
+# there, it is a folder of the private tmpfs)
+seen["writable"] = {p: writable(p) for p in ("/tmp", "/usr", os.path.join(sys.prefix, "lib"),
+                                              os.path.join(sys.base_prefix, "lib"), "/")}
 seen["tmp"] = os.listdir("/tmp")
 seen["sizes"] = {p: os.statvfs(p).f_blocks * os.statvfs(p).f_frsize for p in ("/tmp", "/dev/shm")}
 seen["var_tmp"] = os.path.realpath("/var/tmp")
@@ -74,8 +78,8 @@ def test_sandbox_sees_nothing_of_the_host(tmp_path):
     assert seen["network"] in ("ConnectionRefusedError", "OSError"), seen["network"]
     assert not any(seen["exists"].values()), seen["exists"]
     assert set(seen["env"]) <= {"PATH", "PWD", "LC_CTYPE"}   # PWD: bwrap, LC_CTYPE: Python
-    assert seen["writable"] == {"/tmp": True, "/usr": False, sys.prefix: False,
-                                sys.base_prefix: False, "/": False}
+    assert seen["writable"] == {"/tmp": True, "/usr": False, os.path.join(sys.prefix, "lib"): False,
+                                os.path.join(sys.base_prefix, "lib"): False, "/": False}
     # A private /tmp: empty but for our probe and, when the interpreter itself lives under /tmp
     # (a checkout there), the mount point of its read-only bind.
     interpreter_dirs = {p.split("/")[2] for p in (sys.prefix, sys.base_prefix) if p.startswith("/tmp/")}
