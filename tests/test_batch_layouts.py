@@ -117,7 +117,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
     os.close(main)
     text = output.decode()
     assert process.returncode == 0, text
-    assert "\r[" in text and "ETA" in text and "2/2" in text and "failures 1" in text, text
+    assert "\r" in text and "2/2" in text and "failures 1" in text, text   # tqdm redraws in place
 
 
 def test_plain_lines_when_not_a_terminal(tmp_path):

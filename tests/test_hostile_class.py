@@ -193,12 +193,13 @@ def test_hostile_students_cost_only_themselves_and_every_output_is_written(hosti
 
 
 def _outside_code_fences(markdown: str) -> list[str]:
-    """The lines CommonMark renders as Markdown (not inside a fenced code block)."""
+    """The lines CommonMark renders as Markdown (not inside a fenced code block; a fence may be
+    indented as the content of the list item it belongs to)."""
     prose, fence = [], None
     for line in markdown.splitlines():
         stripped = line.lstrip(" ")
         run = len(stripped) - len(stripped.lstrip("`~"))
-        if fence is None and run >= 3 and len(line) - len(stripped) < 4:
+        if fence is None and run >= 3:
             fence = stripped[:run]
         elif fence is not None and stripped.rstrip() and set(stripped.rstrip()) == {fence[0]} \
                 and len(stripped.rstrip()) >= len(fence):
