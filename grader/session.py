@@ -62,6 +62,7 @@ class Session(LoadProtocol):
         self.mode = mode
         self.limits = limits
         self.factories = factories
+        self._factory_module = None
         self.functions_wanted = functions
         self.unit_seconds = unit_seconds
         self.budget_seconds = budget_seconds
@@ -393,7 +394,9 @@ class Session(LoadProtocol):
         request = {"op": op, "func": method, "seed": int(seed), "time_limit": time_limit,
                    "standins": sorted(standins or {}), "return_args": return_args,
                    "disabled": disabled, "target": target.id if target is not None else None}
-        payload = {"args": list(args), "kwargs": dict(kwargs or {})}
+        callbacks: dict[int, Callable] = {}
+        payload = {"args": self._grader_side(list(args), callbacks),
+                   "kwargs": self._grader_side(dict(kwargs or {}), callbacks)}
         if op == "setattr":
             payload["value"] = value
         deadline = time.monotonic() + time_limit + GRACE_SECONDS
@@ -403,6 +406,9 @@ class Session(LoadProtocol):
                 event = self._receive(deadline, f"running {function}")
                 if event.get("event") == "standin":
                     self._answer_standin(event, standins or {}, result)
+                    continue
+                if event.get("event") == "callback":
+                    self._answer_callback(event, callbacks)
                     continue
                 if event.get("event") != "result":
                     raise WorkerLost("bad-result", "sent an unexpected message")
@@ -456,6 +462,69 @@ class Session(LoadProtocol):
         result.args_after = after if isinstance(after, list) else None
         result.callables = event.get("callables", [])
         return result
+
+    def _grader_side(self, value: object, callbacks: dict[int, Callable]) -> object:
+        """The arguments with each sandbox function (a FunctionSpec that builds a callable)
+        built here, in the grader, and sent as a ``Callback`` the worker can only call: its
+        parameters (the check's knobs) never enter the student's process."""
+        if isinstance(value, wire.FunctionSpec):
+            built = getattr(self._factories(), value.name)(**value.params)
+            if not callable(built):
+                return value   # data or a probe object: built in the sandbox, as before
+            callbacks[len(callbacks)] = built
+            return wire.Callback(len(callbacks) - 1, getattr(built, "uses_random", False) is True)
+        if type(value) is list:
+            return [self._grader_side(v, callbacks) for v in value]
+        if type(value) is tuple:
+            return tuple(self._grader_side(v, callbacks) for v in value)
+        if type(value) is dict:
+            return {k: self._grader_side(v, callbacks) for k, v in value.items()}
+        return value
+
+    def _factories(self):
+        """The assignment's sandbox_functions.py, imported once into the grader (it is the
+        author's code, trusted; the worker has its own copy for what must run there)."""
+        if self._factory_module is None:
+            import importlib.util
+
+            if not self.factories:
+                raise LookupError("this assignment has no sandbox_functions.py")
+            spec = importlib.util.spec_from_file_location("_grader_sandbox_functions", self.factories)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            self._factory_module = module
+        return self._factory_module
+
+    def _answer_callback(self, event: dict, callbacks: dict[int, Callable]) -> None:
+        """Evaluate a sandbox function for the student's code, with the student's random
+        states (set for the call, then handed back advanced; the grader's own are restored)."""
+        import random
+
+        import numpy as np
+
+        function = callbacks.get(event.get("id"))
+        if function is None:
+            self._send({"op": "callback-error", "message": "no such function"})
+            return
+        args = event.get("args") if isinstance(event.get("args"), list) else []
+        kwargs = event.get("kwargs") if isinstance(event.get("kwargs"), dict) else {}
+        uses_random = getattr(function, "uses_random", False) is True
+        own = random.getstate(), np.random.get_state()
+        states: dict = {}
+        try:
+            if uses_random:
+                random.setstate(event.get("random"))
+                np.random.set_state(event.get("np_random"))
+            value = function(*args, **kwargs)
+            if uses_random:
+                states = {"random": random.getstate(), "np_random": np.random.get_state()}
+        except Exception as exc:  # noqa: BLE001 - the student called f with what f cannot take
+            self._send({"op": "callback-error", "message": f"f failed: {type(exc).__name__}: {exc}"})
+            return
+        finally:
+            random.setstate(own[0])
+            np.random.set_state(own[1])
+        self._send({"op": "callback-result"}, {"value": value, **states})
 
     def _answer_standin(self, event: dict, standins: dict[str, Callable], result: CallResult) -> None:
         name = event.get("name")

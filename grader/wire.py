@@ -107,6 +107,28 @@ class FunctionSpec:
         return f"{self.name}({args})"
 
 
+class Callback:
+    """A function the grader evaluates on its own side, handed to student code (grader ->
+    worker): the worker gets a stub that asks the grader for each answer. A sandbox function
+    built in the worker would carry its parameters (a check's "error" or "scale") in its
+    closure, where the student's code can read them and answer without computing anything.
+    From the worker, it equals nothing, like a Foreign."""
+
+    __slots__ = ("id", "uses_random")
+
+    def __init__(self, ident: int, uses_random: bool = False) -> None:
+        self.id = ident
+        self.uses_random = uses_random   # the student's random states travel with each call
+
+    def __eq__(self, other: object) -> bool:
+        return False
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return "<function f>"
+
+
 # ---------------------------------------------------------------- encoding (either side)
 
 def _type_name(value: object) -> str:
@@ -238,6 +260,8 @@ def encode(value: object, blobs: list[bytes], depth: int = 0,
                                        for k, v in zip(keys, dict.values(value))]}
     if isinstance(value, FunctionSpec):
         return {"$": "fn", "name": value.name, "params": encode(dict(value.params), blobs, depth + 1)}
+    if isinstance(value, Callback):
+        return {"$": "cb", "id": value.id, "random": value.uses_random}
     if isinstance(value, Foreign):
         return {"$": "object", "type": value.type_name, "repr": value.text}
     if isinstance(value, Handle):
@@ -361,6 +385,11 @@ def _decode(data: object, blobs: list[bytes], depth: int, budget: _Budget,
         if type(type_name) is not str or type(description) is not str:
             raise WireError("bad object description")
         return Foreign(one_line(text, type_name), text(description[: REPR_LIMIT + 1], REPR_LIMIT))
+    if tag == "cb":
+        ident = data.get("id")
+        if type(ident) is not int:
+            raise WireError("bad callback")
+        return Callback(ident, data.get("random") is True)
     if tag == "fn":
         name = data.get("name")
         params = _decode(data.get("params", {"$": "dict", "items": []}), blobs, depth + 1, budget,

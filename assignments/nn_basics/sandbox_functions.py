@@ -1,7 +1,11 @@
 """Functions the nn_basics checks hand to a student's gradcheck_naive.
 
 This file is copied into the sandbox (the student's code can see it), so it holds no answers:
-each factory builds f(x) -> (cost, grad) from parameters the hidden check chooses.
+each factory builds f(x) -> (cost, grad) from parameters the hidden check chooses. The f a
+student's code gets is a stub: every call is answered by the grader, which builds f here, so
+the parameters (a check's ``error`` or ``scale``) never enter the student's process. An f that
+draws random numbers says so (``f.uses_random = True``): it then draws from the student's
+``random`` and ``numpy.random`` states, as if it ran in the student's process.
 
 Every f returns what the assignment's own functions return (the classic starter's
 ``quad = lambda x: (np.sum(x ** 2), x * 2)``): a numpy scalar cost and a numpy array gradient,
@@ -70,6 +74,7 @@ def random_weighted(error=0.0):
         w = np.float64(1.0 + 9.0 * random.random())
         return w * np.sum(x ** 2), 2.0 * w * x * (1.0 + error)
 
+    f.uses_random = True  # evaluated in the grader with the student's random state, not its own
     return f
 
 
