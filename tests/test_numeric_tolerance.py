@@ -44,3 +44,19 @@ def test_a_lone_tiny_value_is_judged_relative_to_itself():
     # its scale is itself: 1e-152 against 0 is a 100% error
     with pytest.raises(CheckFailure):
         assert_close(0.0, 1e-152, rtol=1e-7)
+
+
+def test_as_scalar_reads_one_number_of_any_shape_and_refuses_the_rest():
+    """NumPy 2 refuses float() of a (1,) or (1, 1) array: a check must read one number with
+    as_scalar, whatever shape the student's sum kept; a complex or multi-valued one is the
+    student's failure (a CheckFailure), never the check's crash."""
+    import numpy as np
+    import pytest
+
+    from grader.checks import CheckFailure, as_scalar
+
+    for value in (2.5, np.float32(2.5), np.array(2.5), np.array([2.5]), np.array([[2.5]]), [2.5]):
+        assert as_scalar(value, "the cost") == 2.5
+    for value in (np.array([1.0, 2.0]), np.array([1 + 2j]), "2.5", None):
+        with pytest.raises(CheckFailure):
+            as_scalar(value, "the cost")

@@ -102,7 +102,9 @@ def as_scalar(value: object, what: str = "the result") -> float:
     array = as_numeric(value, what)
     if array.size != 1:
         raise CheckFailure(f"{what} should be one number; it has shape {array.shape}")
-    return float(array.reshape(-1)[0].real)
+    if array.dtype.kind == "c":
+        raise CheckFailure(f"{what} is a complex number ({show(value)}), not a real one")
+    return float(array.reshape(-1)[0])
 
 
 # The absolute tolerance every comparison allows, as a fraction of the largest |expected| value.

@@ -11,7 +11,7 @@ import itertools
 import numpy as np
 import pytest
 
-from grader.checks import CheckFailure, StudentError, as_numeric, assert_close, explain
+from grader.checks import CheckFailure, StudentError, as_numeric, as_scalar, assert_close, explain
 from grader.checks.standins import own_or_standins
 
 HELPERS = ("softmax", "sigmoid", "sigmoid_grad")
@@ -120,10 +120,7 @@ def judge_factory(reference, settings, data, labels, params, dims, cost_only=Fal
         if not isinstance(value, (tuple, list)) or len(value) != 2:
             raise CheckFailure(f"forward_backward_prop must return (cost, grad); it returned "
                                f"{type(value).__name__ if not hasattr(value, 'type_name') else value.type_name}")
-        cost = as_numeric(value[0], "the cost")
-        if cost.size != 1:
-            raise CheckFailure(f"the cost must be a single number; it has shape {cost.shape}")
-        cost = float(cost.reshape(()))
+        cost = as_scalar(value[0], "the cost")
         if cost_only:
             return judge_cost(cost)
         grad = as_numeric(value[1], "the gradient")
@@ -204,10 +201,7 @@ def test_single_example(submission, reference, settings, feedback):
 
 
 def scalar(value, what):
-    array = as_numeric(value, what)
-    if array.size != 1:
-        raise CheckFailure(f"{what} must be a single number; it has shape {array.shape}")
-    return float(array.reshape(-1)[0])
+    return as_scalar(value, what)
 
 
 def directional_check(submission, standins):
