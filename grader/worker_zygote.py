@@ -168,9 +168,43 @@ def _empty(folder: str) -> list[str]:
                 os.rmdir(name, dir_fd=top)
             except OSError:
                 pass
+        for path, target in _BWRAP_LINKS.items():  # put back what bwrap made there
+            if path.startswith(folder.rstrip("/") + "/") and os.path.dirname(path) in in_place:
+                try:
+                    os.symlink(target, path)
+                except OSError:
+                    pass
         return _left_in(folder, device, kept, in_place)
     finally:
         os.close(top)
+
+
+def _readlink(path: str) -> str | None:
+    try:
+        return os.readlink(path)
+    except OSError:
+        return None
+
+
+# Symbolic links bwrap made in the folders leading to a mount point in a place the sweep empties
+# (the interpreter's lib64 when it lives under /tmp): recorded before any student ran, put back.
+_BWRAP_LINKS: dict[str, str] = {}
+
+
+def _record_links(places: tuple[str, ...]) -> None:
+    for place in places:
+        for point in _mount_points():
+            parent = os.path.dirname(point)
+            while parent.startswith(place.rstrip("/") + "/"):
+                try:
+                    names = os.listdir(parent)
+                except OSError:
+                    names = []
+                for name in names:
+                    target = _readlink(os.path.join(parent, name))
+                    if target is not None:
+                        _BWRAP_LINKS[os.path.join(parent, name)] = target
+                parent = os.path.dirname(parent)
 
 
 def _left_in(folder: str, device: int, kept: set, in_place: list[str]) -> list[str]:
@@ -189,6 +223,8 @@ def _left_in(folder: str, device: int, kept: set, in_place: list[str]) -> list[s
                 continue
             if st.st_dev != device or (st.st_dev, st.st_ino) in kept:
                 continue
+            if _BWRAP_LINKS.get(os.path.join(path, name), "") == _readlink(os.path.join(path, name)):
+                continue
             left.append(os.path.join(path, name))
     return left
 
@@ -202,6 +238,9 @@ def _copy_in(source: str, target: str) -> None:
             shutil.copytree(source, target, symlinks=True, dirs_exist_ok=True)
         except (OSError, shutil.Error):
             pass
+
+
+PLACES = ("/tmp", "/var/tmp", "/dev/shm", "/submission")  # what the sweep empties
 
 
 class Zygote:
@@ -272,7 +311,7 @@ class Zygote:
                 time.sleep(0.001)
         left: list[str] = []
         if request.get("clean"):
-            for folder in ("/tmp", "/var/tmp", "/dev/shm", "/submission"):
+            for folder in PLACES:
                 left += _empty(folder)
             _remove_ipc()
         if left:  # not fit for another student: the grader starts a fresh sandbox instead
@@ -320,6 +359,7 @@ def zygote_main(argv: list[str], worker_class: type) -> None:
     control, factories = int(argv[2]), (argv[3] if argv[3] != "-" else None)
     sys.modules["_grader_worker_runtime"].apply_limits(json.loads(argv[4]))
     _set_not_dumpable()
+    _record_links(PLACES)
     sys.argv = ["submission"]
     sys.stdin = open(os.devnull)
     Zygote(control, factories, worker_class).serve()
