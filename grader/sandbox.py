@@ -262,7 +262,10 @@ def _bwrap_base_args(hidden: tuple[str, ...] | list[str] = (), limits: Limits | 
             "--cap-drop", "ALL", "--uid", "65534", "--gid", "65534", "--hostname", "sandbox"]
     if _bwrap_supports("--disable-userns"):
         args.append("--disable-userns")
-    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/dev/shm",
+    # /dev read-only once built (its own tmpfs, unbounded and never swept: one student's files,
+    # or replaced /dev/stdout and /dev/fd links, would reach the next in a warm sandbox); the
+    # /dev/shm tmpfs mounted on it stays writable and bounded, the device nodes still work.
+    args += ["--proc", "/proc", "--dev", "/dev", *size, "--tmpfs", "/dev/shm", "--remount-ro", "/dev",
              *size, "--tmpfs", "/tmp", "--symlink", "/tmp", "/var/tmp"]
     bound = []
     for top in ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32"):

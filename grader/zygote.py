@@ -120,7 +120,10 @@ class Zygote:
         """Kill every process in the sandbox but the zygote; with ``clean``, also empty its
         writable places and the shared submission folder, ready for another student."""
         self.clean = False
-        self.request({"op": "sweep", "clean": clean})
+        answer = self.request({"op": "sweep", "clean": clean})
+        if answer.get("ok") is not True:  # something survived the cleaning: never reused
+            self.close()
+            raise ZygoteLost(f"the sweep left {answer.get('left')!r} behind")
         if clean:
             for name in os.listdir(self.shared):
                 sandbox.remove_tree(os.path.join(self.shared, name))

@@ -164,3 +164,83 @@ def test_warm_and_fresh_sandboxes_grade_alike(fixture):
     for report in (fresh, warm):
         report.pop("execution_time")
     assert warm == fresh
+
+
+DEEP = '''
+import os
+
+PLACES = ("/tmp", "/dev/shm", "/submission")
+
+
+def plant():
+    """A 3000-deep chain of folders with a file at the bottom in every writable place (too deep
+    for a recursive removal), a file in /dev and a /dev/stdout pointing elsewhere."""
+    start = os.getcwd()
+    for place in PLACES:
+        os.chdir(place)
+        for _ in range(3000):
+            os.mkdir("d")
+            os.chdir("d")
+        with open("bottom.bin", "wb") as handle:
+            handle.write(b"left by the previous student" * 400000)  # about 11 MiB
+        os.chmod(".", 0)
+        os.chdir(start)
+    tried = {}
+    for what, act in (("file", lambda: open("/dev/leak_from_a", "w").write("secret")),
+                      ("link", lambda: (os.unlink("/dev/stdout"), os.symlink("/tmp/x", "/dev/stdout")))):
+        try:
+            act()
+            tried[what] = "written"
+        except OSError as exc:
+            tried[what] = type(exc).__name__
+    return tried
+
+
+def observe():
+    """What the next student finds: the places' contents and free space, and /dev."""
+    free = {p: os.statvfs(p).f_bavail * os.statvfs(p).f_frsize for p in PLACES}
+    return {"places": {p: sorted(os.listdir(p)) for p in PLACES}, "free": free,
+            "dev": sorted(os.listdir("/dev")), "stdout": os.readlink("/dev/stdout"),
+            "shm_writable": os.access("/dev/shm", os.W_OK)}
+'''
+
+
+def test_deep_folders_and_dev_do_not_reach_the_next_student(tmp_path, probe_assignment):
+    """Folders nested deeper than a recursive removal goes, with a file at the bottom, in /tmp,
+    /dev/shm and /submission; and /dev, which the sweep does not empty, is read-only."""
+    observer_body = DEEP.replace("def plant", "def _plant")
+    cold = note(grade(student(tmp_path, "cold", observer_body), probe_assignment), "observed")
+    first = grade(student(tmp_path, "planter", DEEP), probe_assignment, warm=True)
+    assert note(first, "planted") == {"file": "OSError", "link": "OSError"}  # EROFS
+    used = [z for z in zygote._WARM.values() if z.alive]
+    assert len(used) == 1, "the warm sandbox was not used"
+    seen = note(grade(student(tmp_path, "observer", observer_body), probe_assignment, warm=True),
+                "observed")
+    assert used[0].alive and list(zygote._WARM.values()) == used  # the same zygote served both
+    assert seen["places"] == cold["places"] and "d" not in seen["places"]["/tmp"]
+    assert seen["free"] == cold["free"]  # the whole disk back
+    assert seen["dev"] == cold["dev"] and "leak_from_a" not in seen["dev"]
+    assert seen["stdout"] == cold["stdout"] == "/proc/self/fd/1" and seen["shm_writable"]
+
+
+def test_a_sweep_that_leaves_something_retires_the_warm_sandbox(tmp_path, probe_assignment,
+                                                                 monkeypatch):
+    """When the zygote reports that something survived its cleaning, the next student gets a
+    new warm sandbox, never that one."""
+    real = zygote.Zygote.request
+
+    def leaky(self, message, fds=None):
+        answer = real(self, message, fds)
+        return {"ok": False, "left": ["/tmp/d"]} if message.get("op") == "sweep" else answer
+
+    monkeypatch.setattr(zygote.Zygote, "request", leaky)
+    first = grade(student(tmp_path, "first", PROBE.replace("def plant", "def _plant")),
+                  probe_assignment, warm=True)
+    monkeypatch.undo()
+    assert first["score"] == 1
+    retired = list(zygote._WARM.values())
+    assert retired and not any(z.alive for z in retired)
+    second = grade(student(tmp_path, "second", PROBE.replace("def plant", "def _plant")),
+                   probe_assignment, warm=True)
+    assert second["score"] == 1
+    assert [z for z in zygote._WARM.values() if z.alive and z not in retired]
