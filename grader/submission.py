@@ -244,8 +244,8 @@ def open_submission(path: str) -> Submission:
         mode = os.stat(path).st_mode   # the path named: a symbolic link to it is followed
     except OSError:
         raise SubmissionError(f"no such file or folder: {shown}") from None
-    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):
-        raise not_regular(shown, mode)   # a FIFO, socket or device: never opened
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):   # a FIFO, socket or device: never opened
+        raise not_regular(safetext.name(os.path.basename(path.rstrip(os.sep)) or path), mode)
     origin = os.path.abspath(path)
     temp_dir = None
     try:
