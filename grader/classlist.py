@@ -24,10 +24,12 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import tempfile
 from dataclasses import dataclass, field
 
 from grader import safetext
+from grader.submission import SubmissionError, open_regular
 
 SOURCE_SUFFIXES = (".py", ".ipynb", ".zip")
 SKIP_NAMES = {"__MACOSX", ".DS_Store", "Thumbs.db", "submission_metadata.yml"}
@@ -123,15 +125,21 @@ def _plain_and_canvas(folder: str, staging: str) -> ClassList:
         if name in SKIP_NAMES or name.startswith("."):
             continue
         shown = safetext.name(name)
-        if os.path.islink(full):
+        try:
+            mode = os.lstat(full).st_mode
+        except OSError:
+            continue  # gone since it was listed
+        if stat.S_ISLNK(mode):
             skipped.append(f"{shown}: a symbolic link (not followed)")
             continue
-        match = CANVAS_NAME.match(name) if os.path.isfile(full) else None
+        match = CANVAS_NAME.match(name) if stat.S_ISREG(mode) else None
         if match:
             key = (match["name"], match["uid"])
             canvas.setdefault(key, []).append((full, match["file"], bool(match["late"])))
             continue
-        if os.path.isdir(full):
+        # A FIFO, socket or device named like a submission stays an entry: grading refuses it
+        # at once, without opening it ('unreadable'), so the student is listed, not lost.
+        if stat.S_ISDIR(mode):
             entries.append(Entry(student=safe_id(name), path=full, layout="plain", source=shown))
         elif name.lower().endswith(SOURCE_SUFFIXES):
             entries.append(Entry(student=safe_id(os.path.splitext(name)[0]), path=full, layout="plain",
@@ -166,7 +174,11 @@ def _stage(target: str, files: list[tuple[str, str, bool]]) -> str:
     for full, canvas_file, _ in sorted(files, key=lambda f: _attachment(f[0])):
         chosen[safe_filename(original_name(canvas_file))] = full
     for name, full in chosen.items():
-        shutil.copyfile(full, os.path.join(building, name))
+        try:
+            with open_regular(full) as source, open(os.path.join(building, name), "wb") as out:
+                shutil.copyfileobj(source, out)
+        except SubmissionError:
+            continue  # no longer a regular file (swapped since it was listed): never opened
     if os.path.isdir(target):
         old = tempfile.mkdtemp(dir=parent, prefix=".old-")
         os.replace(target, os.path.join(old, "x"))
@@ -193,8 +205,11 @@ def safe_filename(name: str | bytes) -> str:
 # ------------------------------------------------------------------ Gradescope
 
 def _gradescope(folder: str) -> ClassList:
-    with open(os.path.join(folder, "submission_metadata.yml"), "rb") as handle:
-        metadata = parse_gradescope_metadata(safetext.text(handle.read(), 64 * 1024 * 1024))
+    try:
+        with open_regular(os.path.join(folder, "submission_metadata.yml"), follow=True) as handle:
+            metadata = parse_gradescope_metadata(safetext.text(handle.read(64 * 1024 * 1024), 64 * 1024 * 1024))
+    except SubmissionError:
+        metadata = {}   # not a regular file (a FIFO would block): the folders' names stand
     entries, skipped = [], []
     for name in sorted(os.listdir(folder)):
         full = os.path.join(folder, name)
@@ -259,26 +274,39 @@ def content_hash(path: str) -> str:
     Names are hashed as the bytes on disk (``os.fsencode``): a name that is not UTF-8 is
     ordinary input (a Windows zip, a Latin-1 folder) and must neither crash nor collide."""
     digest = hashlib.sha256()
-    if os.path.isfile(path):
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        mode = 0
+    if not stat.S_ISDIR(mode):   # a file, or a FIFO / device (hashed by kind, never opened)
         digest.update(os.fsencode(os.path.basename(path)) + b"\0")
-        digest.update(_file_digest(path))
+        digest.update(_file_digest(path, follow=True))
         return digest.hexdigest()
     for top, dirs, names in os.walk(path):
         dirs[:] = sorted((d for d in dirs if d != "__pycache__"), key=os.fsencode)
         for name in sorted(names, key=os.fsencode):
             full = os.path.join(top, name)
-            if os.path.islink(full) or not os.path.isfile(full) or name.endswith(".pyc"):
+            try:
+                regular = stat.S_ISREG(os.lstat(full).st_mode)
+            except OSError:
+                regular = False
+            if not regular or name.endswith(".pyc"):
                 continue
             digest.update(os.fsencode(os.path.relpath(full, path).replace(os.sep, "/")) + b"\0")
             digest.update(_file_digest(full))
     return digest.hexdigest()
 
 
-def _file_digest(path: str) -> bytes:
+def _file_digest(path: str, follow: bool = False) -> bytes:
+    """The file's SHA-256; for what is not a regular file (a FIFO, a device: never opened, so
+    nothing blocks or reads forever) a fixed digest of the words saying so."""
     digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
+    try:
+        with open_regular(path, follow=follow) as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+    except SubmissionError as exc:
+        digest.update(b"\0not a regular file\0" + str(exc).encode("utf-8", "replace"))
     return digest.digest()
 
 

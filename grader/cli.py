@@ -100,7 +100,28 @@ def _safe(text: str) -> str:
 
 def _say(message: str, file=None) -> None:
     """Print one message (any text that may hold a student's bytes) through ``_safe``."""
-    print(_safe(message), file=file or sys.stdout)
+    _emit(_safe(message), file or sys.stdout)
+
+
+def _emit(text: str, file) -> None:
+    """Print and flush. A reader that went away (``grader run ... | head``) stops the printing,
+    not the run: the stream is pointed at os.devnull (as Python's documentation on SIGPIPE
+    advises, so the flush at exit cannot fail either) and the run ends with its own exit code."""
+    try:
+        print(text, file=file)
+        file.flush()
+    except BrokenPipeError:
+        _silence(file)
+
+
+def _silence(file) -> None:
+    """Send everything still to be written to ``file`` (a closed pipe) to os.devnull."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, file.fileno())
+        os.close(devnull)
+    except (OSError, ValueError, AttributeError):
+        pass
 
 
 def _warn(message: str) -> None:
@@ -127,7 +148,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     result = grade(submission, assignment, sandbox_mode=args.sandbox,
                    public_only=args.public, on_warning=_warn)
     if args.json:
-        report.write_json(result, args.json)
+        try:
+            report.write_json(result, args.json)
+        except BrokenPipeError:   # --json - into a reader that went away: the grade still stands
+            _silence(sys.stdout)
     _ci_outputs(args, assignment, result)
     out = sys.stderr if args.json == "-" else sys.stdout
     if args.quiet:
@@ -155,7 +179,7 @@ def _ci_outputs(args: argparse.Namespace, assignment, result: dict) -> None:
         functions_of = {p.id: p.functions for p in assignment.problems}
         out = sys.stderr if args.json == "-" else sys.stdout
         for line in annotations.github(result, functions_of):
-            print(line, file=out)  # a workflow command on purpose, its values escaped by annotations
+            _emit(line, out)  # a workflow command on purpose, its values escaped by annotations
 
 
 def cmd_gradescope_bundle(args: argparse.Namespace) -> int:
@@ -258,6 +282,18 @@ def cmd_publish(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    code = _main(args)
+    for stream in (sys.stdout, sys.stderr):   # what is still buffered, while a closed pipe
+        try:                                  # can still be sent to os.devnull
+            stream.flush()
+        except BrokenPipeError:
+            _silence(stream)
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+def _main(args: argparse.Namespace) -> int:
     try:
         if args.command == "run":
             return cmd_run(args)

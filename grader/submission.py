@@ -18,6 +18,7 @@ import lzma
 import os
 import re
 import shutil
+import stat
 import struct
 import sys
 import tempfile
@@ -79,6 +80,7 @@ class Submission:
     sha256: str
     temp_dir: str | None = None
     sandbox_names: dict[str, str] = field(default_factory=dict)   # copy_files -> name in the sandbox
+    follow_links: bool = False   # a single-file submission named through a symbolic link
 
     @property
     def file_names(self) -> list[str]:
@@ -118,7 +120,9 @@ class Submission:
         for relative in self.copy_files:
             target = os.path.join(destination, self.sandbox_names.get(relative, relative))
             os.makedirs(os.path.dirname(target), exist_ok=True)
-            shutil.copyfile(os.path.join(self.top, relative), target)
+            with open_regular(os.path.join(self.top, relative), follow=self.follow_links) as source, \
+                    open(target, "wb") as out:
+                shutil.copyfileobj(source, out)
 
     def modules_named(self, hint: str) -> list[str]:
         """Canonical names of the modules a problem's conventional module name may refer to."""
@@ -181,6 +185,51 @@ def _aliases(dotted: str) -> list[str]:
     return [dotted]
 
 
+# ------------------------------------------------------------------ opening a student's file
+
+def file_kind(mode: int) -> str:
+    """What a file that is not a regular file is, in words."""
+    for test, words in ((stat.S_ISDIR, "a folder"), (stat.S_ISFIFO, "a FIFO (named pipe)"),
+                        (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                        (stat.S_ISBLK, "a block device"), (stat.S_ISLNK, "a symbolic link")):
+        if test(mode):
+            return words
+    return "not a file"
+
+
+def not_regular(shown: str, mode: int) -> SubmissionError:
+    return SubmissionError(f"{shown} is not a regular file: it is {file_kind(mode)}; "
+                           "pass the folder or file the student handed in")
+
+
+def open_regular(path: str, *, follow: bool = False, shown: str | None = None):
+    """A student's file opened for reading (binary), or SubmissionError when it is not a
+    regular file: a FIFO, socket or device is never opened for reading (a FIFO would block
+    forever, /dev/zero never ends). The file is looked at (``os.stat``, not following a link
+    unless ``follow``) before it is opened, opened with O_NONBLOCK (so a FIFO swapped in since
+    cannot block), and checked again on the open descriptor."""
+    label = shown or safetext.name(os.path.basename(path))
+    try:
+        mode = os.stat(path, follow_symlinks=follow).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(label, mode)
+        flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+        if not follow:
+            flags |= getattr(os, "O_NOFOLLOW", 0)
+        fd = os.open(path, flags)
+    except OSError as exc:
+        raise SubmissionError(f"{label} cannot be read ({exc.strerror or exc})") from None
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            raise not_regular(label, mode)
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "rb")
+    except BaseException:
+        os.close(fd)
+        raise
+
+
 # ------------------------------------------------------------------ finding the files
 
 def open_submission(path: str) -> Submission:
@@ -190,12 +239,17 @@ def open_submission(path: str) -> Submission:
     zip that is broken, encrypted, too big or too many files; a notebook that is not a
     notebook when nothing else was handed in. A zip's temporary folder is removed on every
     path out of here but success (then ``Submission.close`` removes it)."""
-    if not os.path.exists(path):
-        raise SubmissionError(f"no such file or folder: {safetext.text(os.fsencode(path))}")
+    shown = safetext.text(os.fsencode(path))
+    try:
+        mode = os.stat(path).st_mode   # the path named: a symbolic link to it is followed
+    except OSError:
+        raise SubmissionError(f"no such file or folder: {shown}") from None
+    if not (stat.S_ISDIR(mode) or stat.S_ISREG(mode)):   # a FIFO, socket or device: never opened
+        raise not_regular(safetext.name(os.path.basename(path.rstrip(os.sep)) or path), mode)
     origin = os.path.abspath(path)
     temp_dir = None
     try:
-        if origin.endswith(".zip") and not os.path.isdir(origin):
+        if origin.endswith(".zip") and not stat.S_ISDIR(mode):
             temp_dir = tempfile.mkdtemp(prefix="grader-zip-")
             _unzip(origin, temp_dir)
         return _open(path, origin, temp_dir)
@@ -208,6 +262,7 @@ def open_submission(path: str) -> Submission:
 def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
     shown = safetext.text(os.fsencode(path))
     name = safetext.name(os.path.basename(origin.rstrip(os.sep)))
+    follow = False   # files inside a folder or zip: a symbolic link is never followed
     if temp_dir:
         top, files = temp_dir, _walk(temp_dir)
         name = name[: -len(".zip")]
@@ -216,6 +271,7 @@ def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
     elif origin.endswith(SOURCE_SUFFIXES):
         top, files = os.path.dirname(origin), [os.path.basename(origin)]
         name = os.path.splitext(name)[0]
+        follow = True   # the file named (a link to it is followed, like the path itself)
     else:
         raise SubmissionError(f"{shown} is not a folder, .py, .ipynb or .zip file; "
                               "pass the folder or file the student handed in")
@@ -228,7 +284,7 @@ def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
     for relative in sorted(sources_rel, key=os.fsencode)[:MAX_SOURCE_FILES]:
         inside = shown_names[relative][len(code_root) + 1:] if code_root else shown_names[relative]
         try:
-            sources.append(read_source(os.path.join(top, relative), inside))
+            sources.append(read_source(os.path.join(top, relative), inside, follow=follow))
         except SubmissionError as exc:
             # A broken notebook beside files that load costs only itself; a submission
             # made of broken notebooks alone is unreadable (not a score of 0).
@@ -241,8 +297,8 @@ def _open(path: str, origin: str, temp_dir: str | None) -> Submission:
         package = "submission"
     return Submission(origin=safetext.text(os.fsencode(origin)), top=top,
                       code_root_relative=code_root or ".", copy_files=files, sources=sources,
-                      package=package, sha256=_digest(top, files), temp_dir=temp_dir,
-                      sandbox_names=shown_names)
+                      package=package, sha256=_digest(top, files, follow), temp_dir=temp_dir,
+                      sandbox_names=shown_names, follow_links=follow)
 
 
 def sandbox_names(files: list[str]) -> dict[str, str]:
@@ -271,9 +327,15 @@ def _walk(top: str) -> list[str]:
         dirs[:] = sorted((d for d in dirs if d not in JUNK_DIRS and not d.startswith(".")), key=os.fsencode)
         for name in sorted(names, key=os.fsencode):
             full = os.path.join(folder, name)
-            if name.startswith(".") or os.path.islink(full) or not os.path.isfile(full):
+            if name.startswith("."):
                 continue
-            total += os.path.getsize(full)
+            try:
+                info = os.lstat(full)
+            except OSError:
+                continue
+            if not stat.S_ISREG(info.st_mode):
+                continue  # links, FIFOs, sockets, devices: never opened
+            total += info.st_size
             if total > MAX_TOTAL_BYTES or len(files) >= MAX_FILES:
                 raise SubmissionError(f"the submission is larger than {MAX_TOTAL_BYTES // 2**20} MiB or "
                                       f"{MAX_FILES} files; remove data sets and virtual environments")
@@ -293,11 +355,12 @@ def _unzip(archive: str, destination: str) -> None:
     methods. Every failure of the zip library is one SubmissionError."""
     label = safetext.name(os.path.basename(archive))
     try:
-        declared = _declared_entries(archive)
+        with open_regular(archive, follow=True, shown=label) as raw:
+            declared = _declared_entries(raw)
         if declared is not None and declared > MAX_ZIP_ENTRIES:
             raise SubmissionError(f"{label} holds {declared} entries (at most {MAX_ZIP_ENTRIES}); "
                                   "zip only the code")
-        with zipfile.ZipFile(archive) as handle:
+        with open_regular(archive, follow=True, shown=label) as raw, zipfile.ZipFile(raw) as handle:
             entries = handle.infolist()
             if len(entries) > MAX_ZIP_ENTRIES:
                 raise SubmissionError(f"{label} holds {len(entries)} entries (at most {MAX_ZIP_ENTRIES}); "
@@ -316,15 +379,18 @@ def _unzip(archive: str, destination: str) -> None:
                               "zip the folder again and resubmit") from None
 
 
-def _declared_entries(archive: str) -> int | None:
+def _declared_entries(archive) -> int | None:
     """The entry count the zip's end record declares (zip64 too), read from its last 64 KiB:
     a zip of 300,000 entries is refused before the zip library builds 300,000 objects. None
     when the record is not found (the zip library then decides, and the count is checked
     again on what it read)."""
-    with open(archive, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        handle.seek(max(0, size - 65_557))
-        tail = handle.read()
+    if isinstance(archive, (str, bytes, os.PathLike)):   # a path: opened as a student's file
+        with open_regular(archive, follow=True) as handle:
+            return _declared_entries(handle)
+    handle = archive
+    size = handle.seek(0, os.SEEK_END)
+    handle.seek(max(0, size - 65_557))
+    tail = handle.read()
     end = tail.rfind(b"PK\x05\x06")
     if end < 0 or len(tail) - end < 22:
         return None
@@ -397,25 +463,29 @@ def _common_dir(files: list[str]) -> str:
     return "/".join(common)
 
 
-def _digest(top: str, files: list[str]) -> str:
+def _digest(top: str, files: list[str], follow: bool = False) -> str:
     """SHA-256 over the names (their bytes on disk) and contents of the files handed in."""
     digest = hashlib.sha256()
     for relative in sorted(files, key=os.fsencode):
         digest.update(os.fsencode(relative) + b"\0")
-        with open(os.path.join(top, relative), "rb") as handle:
+        with open_regular(os.path.join(top, relative), follow=follow) as handle:
             digest.update(hashlib.sha256(handle.read()).digest())
     return digest.hexdigest()
 
 
 # ------------------------------------------------------------------ reading one file
 
-def read_source(full_path: str, relative: str) -> SourceFile:
+def read_source(full_path: str, relative: str, *, follow: bool = False) -> SourceFile:
+    """One file's units. SubmissionError when it is not a regular file (never opened then)."""
     kind = "ipynb" if relative.endswith(".ipynb") else "py"
-    if os.path.getsize(full_path) > MAX_SOURCE_BYTES:
+    with open_regular(full_path, follow=follow, shown=relative) as handle:
+        if os.fstat(handle.fileno()).st_size > MAX_SOURCE_BYTES:
+            return SourceFile(relative, kind, [], [f"{relative} is larger than "
+                                                   f"{MAX_SOURCE_BYTES // 2**20} MiB and was not loaded"])
+        raw = handle.read(MAX_SOURCE_BYTES + 1)
+    if len(raw) > MAX_SOURCE_BYTES:
         return SourceFile(relative, kind, [], [f"{relative} is larger than "
                                                f"{MAX_SOURCE_BYTES // 2**20} MiB and was not loaded"])
-    with open(full_path, "rb") as handle:
-        raw = handle.read()
     if kind == "ipynb":
         return _read_notebook(raw, relative)
     text, note = _decode(raw, relative)
