@@ -6,8 +6,6 @@ import csv
 import io
 import os
 import shutil
-import subprocess
-import sys
 
 from conftest import FIXTURES, ROOT, run_cli
 from grader import classlist
