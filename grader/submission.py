@@ -54,6 +54,7 @@ class Unit:
     line: int
     code: str
     future: list[str] = field(default_factory=list)
+    cell: str | None = None   # the notebook cell this statement belongs to (None in a .py file)
 
 
 @dataclass
@@ -530,7 +531,8 @@ def _statement_units(tree: ast.Module, text: str, relative: str, *, cell: tuple[
             spans.append([start, end])
     unit_id, filename = cell or (relative, relative)
     return [Unit(id=f"{unit_id}:{start}", filename=filename, line=start,
-                 code="".join(lines[start - 1:end]), future=future) for start, end in spans]
+                 code="".join(lines[start - 1:end]), future=future, cell=cell and unit_id)
+            for start, end in spans]
 
 
 def _read_notebook(raw: bytes, relative: str) -> SourceFile:
@@ -577,7 +579,8 @@ def _read_notebook(raw: bytes, relative: str) -> SourceFile:
         try:
             tree = ast.parse(code, label)
         except (SyntaxError, ValueError, RecursionError, MemoryError):  # compiled above; never
-            source.units.append(Unit(id=f"{relative}#{index}:1", filename=label, line=1, code=code))
+            source.units.append(Unit(id=f"{relative}#{index}:1", filename=label, line=1, code=code,
+                                     cell=f"{relative}#{index}"))
             continue
         source.units += _statement_units(tree, code, relative, cell=(f"{relative}#{index}", label))
     return source
