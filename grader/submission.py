@@ -4,26 +4,22 @@ A submission is a folder, a single .py or .ipynb file, or a .zip. Nothing here e
 code: notebooks are read as JSON (with nbformat for older formats), IPython magics are translated
 with IPython's own transformer, and files are parsed with ``ast`` so a file that does not parse
 costs only itself.
-Each module becomes a list of units (a notebook cell, or a top-level statement of a .py file) so
-that the worker can run them one by one and a failing one is recorded and skipped.
+Each module becomes a list of units (a top-level statement; in a notebook, of one cell) so that
+the worker can run them one by one and a failing one is recorded and skipped. Zips are read by
+zips.py, notebooks by notebooks.py.
 """
 
 from __future__ import annotations
 
 import ast
 import hashlib
-import json
 import keyword
-import lzma
 import os
 import re
 import shutil
 import stat
-import struct
 import sys
 import tempfile
-import zipfile
-import zlib
 from dataclasses import dataclass, field
 
 from grader import safetext
@@ -35,7 +31,6 @@ MAX_FILES = 2000
 MAX_SOURCE_FILES = 100
 MAX_SOURCE_BYTES = 5 * 1024 * 1024
 MAX_TOTAL_BYTES = 200 * 1024 * 1024
-MAX_ZIP_ENTRIES = 5 * MAX_FILES    # folders and skipped junk included
 RESERVED_NAMES = set(sys.stdlib_module_names) | {
     "numpy", "scipy", "matplotlib", "IPython", "nbformat", "import_ipynb", "pytest", "grader",
     "pandas", "sklearn", "torch", "_grader_wire", "_grader_factories"}
@@ -252,7 +247,9 @@ def open_submission(path: str) -> Submission:
     try:
         if origin.endswith(".zip") and not stat.S_ISDIR(mode):
             temp_dir = tempfile.mkdtemp(prefix="grader-zip-")
-            _unzip(origin, temp_dir)
+            from grader.zips import unzip   # here: zips.py imports this module
+
+            unzip(origin, temp_dir)
         return _open(path, origin, temp_dir)
     except BaseException:
         if temp_dir:
@@ -344,117 +341,6 @@ def _walk(top: str) -> list[str]:
     return files
 
 
-ZIP_METHODS = {zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED, zipfile.ZIP_BZIP2, zipfile.ZIP_LZMA}
-ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, zlib.error, lzma.LZMAError,
-              NotImplementedError, RuntimeError, ValueError, struct.error, KeyError, IndexError)
-
-
-def _unzip(archive: str, destination: str) -> None:
-    """Extract safely. Everything is decided from the zip's directory before one byte is
-    written: entry count, total size (zip bombs), names (absolute, ``..``, links, junk are
-    skipped; a name that is both a file and a folder is refused), encryption and compression
-    methods. Every failure of the zip library is one SubmissionError."""
-    label = safetext.name(os.path.basename(archive))
-    try:
-        with open_regular(archive, follow=True, shown=label) as raw:
-            declared = _declared_entries(raw)
-        if declared is not None and declared > MAX_ZIP_ENTRIES:
-            raise SubmissionError(f"{label} holds {declared} entries (at most {MAX_ZIP_ENTRIES}); "
-                                  "zip only the code")
-        with open_regular(archive, follow=True, shown=label) as raw, zipfile.ZipFile(raw) as handle:
-            entries = handle.infolist()
-            if len(entries) > MAX_ZIP_ENTRIES:
-                raise SubmissionError(f"{label} holds {len(entries)} entries (at most {MAX_ZIP_ENTRIES}); "
-                                      "zip only the code")
-            plan = _zip_plan(entries, label)
-            for info, parts in plan:
-                target = os.path.join(destination, *parts)
-                os.makedirs(os.path.dirname(target), exist_ok=True)
-                with handle.open(info) as source, open(target, "xb") as out:
-                    _copy_capped(source, out, info.file_size, label)
-    except SubmissionError:
-        raise
-    except ZIP_ERRORS as exc:
-        reason = safetext.text(f"{type(exc).__name__}: {exc}", 200).splitlines()[0]
-        raise SubmissionError(f"{label} is not a readable zip file ({reason}); "
-                              "zip the folder again and resubmit") from None
-
-
-def _declared_entries(archive) -> int | None:
-    """The entry count the zip's end record declares (zip64 too), read from its last 64 KiB:
-    a zip of 300,000 entries is refused before the zip library builds 300,000 objects. None
-    when the record is not found (the zip library then decides, and the count is checked
-    again on what it read)."""
-    if isinstance(archive, (str, bytes, os.PathLike)):   # a path: opened as a student's file
-        with open_regular(archive, follow=True) as handle:
-            return _declared_entries(handle)
-    handle = archive
-    size = handle.seek(0, os.SEEK_END)
-    handle.seek(max(0, size - 65_557))
-    tail = handle.read()
-    end = tail.rfind(b"PK\x05\x06")
-    if end < 0 or len(tail) - end < 22:
-        return None
-    total = struct.unpack("<H", tail[end + 10:end + 12])[0]
-    if total != 0xFFFF:
-        return total
-    end64 = tail.rfind(b"PK\x06\x06", 0, end)
-    if end64 < 0 or end - end64 < 56:
-        return None
-    return struct.unpack("<Q", tail[end64 + 32:end64 + 40])[0]
-
-
-def _zip_plan(entries: list[zipfile.ZipInfo], label: str) -> list[tuple[zipfile.ZipInfo, list[str]]]:
-    """The entries to extract, with their path parts, or SubmissionError; no I/O."""
-    plan, files, folders, total = [], set(), set(), 0
-    for info in entries:
-        name = info.filename.replace("\\", "/")
-        parts = [p for p in name.split("/") if p not in ("", ".")]
-        if (name.startswith("/") or re.match(r"^[A-Za-z]:", name) or ".." in parts
-                or (parts and parts[0] in JUNK_DIRS) or info.is_dir() or not parts):
-            continue
-        if (info.external_attr >> 16) & 0o170000 == 0o120000:
-            continue  # a symbolic link
-        if any("\0" in p or len(os.fsencode(p)) > 255 for p in parts):
-            raise SubmissionError(f"{label} has an entry whose name no file system takes; "
-                                  "zip the folder again and resubmit")
-        if info.flag_bits & 0x1:
-            raise SubmissionError(f"{label} is encrypted; zip the folder again without a password")
-        if info.compress_type not in ZIP_METHODS:
-            raise SubmissionError(f"{label} uses a compression method the grader cannot read "
-                                  f"(method {info.compress_type}); zip it again with plain Deflate")
-        key = "/".join(parts)
-        prefixes = {"/".join(parts[:i]) for i in range(1, len(parts))}
-        if key in files:
-            continue  # a duplicate name: the first one stands
-        if key in folders or prefixes & files:
-            raise SubmissionError(f"{label} holds {safetext.name(key)!r} both as a file and as a folder; "
-                                  "zip the folder again and resubmit")
-        files.add(key)
-        folders |= prefixes
-        total += info.file_size
-        if total > MAX_TOTAL_BYTES:
-            raise SubmissionError(f"{label} unpacks to more than {MAX_TOTAL_BYTES // 2**20} MiB; "
-                                  "zip only the code")
-        if len(plan) >= MAX_FILES:
-            raise SubmissionError(f"{label} holds more than {MAX_FILES} files; zip only the code")
-        plan.append((info, parts))
-    return plan
-
-
-def _copy_capped(source, out, size: int, label: str) -> None:
-    """Copy one entry, refusing one that inflates past the size its header declared."""
-    written = 0
-    while True:
-        block = source.read(1 << 20)
-        if not block:
-            return
-        written += len(block)
-        if written > size:
-            raise SubmissionError(f"{label} has an entry larger than it declares; zip it again")
-        out.write(block)
-
-
 def _common_dir(files: list[str]) -> str:
     dirs = [f.split("/")[:-1] for f in files]
     common = dirs[0]
@@ -488,7 +374,9 @@ def read_source(full_path: str, relative: str, *, follow: bool = False) -> Sourc
         return SourceFile(relative, kind, [], [f"{relative} is larger than "
                                                f"{MAX_SOURCE_BYTES // 2**20} MiB and was not loaded"])
     if kind == "ipynb":
-        return _read_notebook(raw, relative)
+        from grader.notebooks import read_notebook   # here: notebooks.py imports this module
+
+        return read_notebook(raw, relative)
     text, note = _decode(raw, relative)
     source = SourceFile(relative, "py", [])
     if note:
@@ -501,7 +389,7 @@ def read_source(full_path: str, relative: str, *, follow: bool = False) -> Sourc
     except (RecursionError, MemoryError):
         source.problems.append(f"{relative} is too deeply nested to parse")
         return source
-    source.units = _statement_units(tree, text, relative)
+    source.units = statement_units(tree, text, relative)
     return source
 
 
@@ -513,7 +401,7 @@ def _decode(raw: bytes, relative: str) -> tuple[str, str | None]:
             f"{relative} is not UTF-8; it was read as Windows-1252 (save it as UTF-8)")
 
 
-def _statement_units(tree: ast.Module, text: str, relative: str, *, cell: tuple[str, str] | None = None) -> list[Unit]:
+def statement_units(tree: ast.Module, text: str, relative: str, *, cell: tuple[str, str] | None = None) -> list[Unit]:
     """Top-level statements, grouped where they share a line, each with its first line. A
     notebook cell is split the same way (``cell``: its unit id and label), so that one failing
     line of a cell (an ``import pandas`` the grader lacks) costs that line, not the
@@ -533,105 +421,6 @@ def _statement_units(tree: ast.Module, text: str, relative: str, *, cell: tuple[
     return [Unit(id=f"{unit_id}:{start}", filename=filename, line=start,
                  code="".join(lines[start - 1:end]), future=future, cell=cell and unit_id)
             for start, end in spans]
-
-
-def _read_notebook(raw: bytes, relative: str) -> SourceFile:
-    """A notebook's code cells as units. A file that is not a notebook at all (not UTF-8, not
-    JSON, not nbformat) raises SubmissionError: it is unreadable, like a broken zip, and must
-    not be graded as 47 missing functions. A cell that does not compile costs only itself."""
-    source = SourceFile(relative, "ipynb", [])
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise SubmissionError(f"{relative} is not a notebook (it is not UTF-8 text); open and save it "
-                              "in Jupyter, or hand in the .py file") from None
-    cells = _v4_cells(text)
-    if cells is None:
-        cells = _nbformat_cells(text, relative)
-    transform = None
-    index = 0  # the code cell's number among code cells: what a student can count (Jupyter
-    for cell_type, code in cells:  # numbers no cells, and In [n] changes with every run)
-        if cell_type != "code":
-            continue
-        index += 1
-        if not code.strip():
-            continue
-        label = f"{relative} [code cell {index}]"
-        try:
-            try:
-                compile(code, label, "exec", dont_inherit=True)
-            except (SyntaxError, ValueError):
-                # Not plain Python: %magics, !shell escapes, pasted prompts. Translate the cell
-                # the way IPython does (importing IPython only for notebooks that need it).
-                transform = transform or _magic_transformer()
-                try:
-                    code = transform(code)
-                except Exception as exc:  # noqa: BLE001
-                    source.problems.append(f"{label}: could not translate IPython syntax ({exc})")
-                    continue
-                compile(code, label, "exec", dont_inherit=True)
-        except (SyntaxError, ValueError) as exc:
-            source.problems.append(syntax_message(exc, code, label))
-            continue
-        except (RecursionError, MemoryError):
-            source.problems.append(f"{label} is too deeply nested to parse")
-            continue
-        try:
-            tree = ast.parse(code, label)
-        except (SyntaxError, ValueError, RecursionError, MemoryError):  # compiled above; never
-            source.units.append(Unit(id=f"{relative}#{index}:1", filename=label, line=1, code=code,
-                                     cell=f"{relative}#{index}"))
-            continue
-        source.units += _statement_units(tree, code, relative, cell=(f"{relative}#{index}", label))
-    return source
-
-
-def _nbformat_cells(text: str, relative: str) -> list[tuple[str, str]]:
-    """(cell type, source) of each cell of an older or odd notebook, read by nbformat (which
-    converts older formats), or SubmissionError when nbformat cannot read it either."""
-    import nbformat
-
-    try:
-        notebook = nbformat.reads(text, as_version=4)
-        return [(str(cell.get("cell_type")), str(cell.get("source", ""))) for cell in notebook.cells]
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds for bad input
-        detail = safetext.text(f"{type(exc).__name__}: {exc}", 200).splitlines()[0]
-        raise SubmissionError(f"{relative} is not a valid notebook ({detail}); open and save it in "
-                              "Jupyter, or hand in the .py file") from None
-
-
-def _v4_cells(text: str) -> list[tuple[str, str]] | None:
-    """(cell type, source) of each cell of a well-formed nbformat 4 notebook (what Jupyter has
-    written since 2015), read with json alone: importing nbformat and compiling its schema
-    costs more than grading the notebook. None for anything else, which nbformat then reads
-    (older formats are converted) or explains (a broken file)."""
-    try:
-        notebook = json.loads(text)
-    except (ValueError, RecursionError):
-        return None
-    if not isinstance(notebook, dict) or notebook.get("nbformat") != 4:
-        return None
-    cells = notebook.get("cells")
-    if not isinstance(cells, list):
-        return None
-    found = []
-    for cell in cells:
-        if not isinstance(cell, dict) or not isinstance(cell.get("cell_type"), str):
-            return None
-        code = cell.get("source", "")
-        if isinstance(code, list) and all(isinstance(line, str) for line in code):
-            code = "".join(code)
-        elif not isinstance(code, str):
-            return None
-        found.append((cell["cell_type"], code))
-    return found
-
-
-def _magic_transformer():
-    """IPython's own translation of %magics and !shell escapes into Python calls."""
-    from IPython.core.inputtransformer2 import TransformerManager
-
-    return TransformerManager().transform_cell
 
 
 PY2_PATTERNS = [

@@ -11,7 +11,7 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from grader import submission
+from grader import notebooks
 from grader.submission import SubmissionError, open_submission, read_source, syntax_message
 
 
@@ -83,7 +83,7 @@ NOTEBOOKS = sorted(p for folder in ("tests/fixtures", "assignments", "examples")
 
 
 def _units_via_nbformat(path: Path, relative: str, monkeypatch) -> list[tuple[str, str]]:
-    monkeypatch.setattr(submission, "_v4_cells", lambda text: None)  # force nbformat's reader
+    monkeypatch.setattr(notebooks, "v4_cells", lambda text: None)  # force nbformat's reader
     units = read_source(str(path), relative).units
     monkeypatch.undo()
     return [(u.id, u.code) for u in units]
@@ -102,7 +102,7 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
     old = v3.new_notebook(worksheets=[v3.new_worksheet(cells=[
         v3.new_text_cell("markdown", "# hi"), v3.new_code_cell(input="def f(x):\n    return 2 * x")])])
     (tmp_path / "old.ipynb").write_text(v3.writes_json(old))
-    assert submission._v4_cells((tmp_path / "old.ipynb").read_text()) is None
+    assert notebooks.v4_cells((tmp_path / "old.ipynb").read_text()) is None
     units = read_source(str(tmp_path / "old.ipynb"), "old.ipynb").units
     assert [u.code for u in units] == ["def f(x):\n    return 2 * x"]
 
@@ -123,7 +123,7 @@ def test_nbformat_3_and_odd_v4_notebooks_still_read(tmp_path, monkeypatch):
 
     odd["cells"] = [{"cell_type": "code", "source": 42}]  # off the fast path: nbformat decides
     (tmp_path / "odd.ipynb").write_text(json.dumps(odd))
-    assert submission._v4_cells(json.dumps(odd)) is None
+    assert notebooks.v4_cells(json.dumps(odd)) is None
     with pytest.raises(SubmissionError, match="odd.ipynb is not a valid notebook"):
         read_source(str(tmp_path / "odd.ipynb"), "odd.ipynb")
     (tmp_path / "cut.ipynb").write_text(json.dumps(odd)[:20])
@@ -185,7 +185,7 @@ def test_zip_slip_links_and_mac_junk_are_not_extracted(tmp_path):
 
 
 def test_zip_bomb_is_refused(tmp_path, monkeypatch):
-    import grader.submission as module
+    import grader.zips as module
 
     monkeypatch.setattr(module, "MAX_TOTAL_BYTES", 1000)
     archive = tmp_path / "big.zip"
